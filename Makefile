@@ -1,0 +1,41 @@
+# Two entry points for a fresh clone: `make run` and `make test`.
+# Both create .venv and install the project into it when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck openapi bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the API in the embedded default (SQLite under ./var, in-process KV) on :8000
+run: $(STAMP)
+	$(BIN)/hefeitong serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Lint, type check and the whole test suite (needs PostgreSQL and Redis on localhost)
+test: lint typecheck
+	$(BIN)/pytest
+
+openapi: $(STAMP)
+	$(BIN)/hefeitong openapi export
+
+bench: $(STAMP)
+	$(BIN)/python bench/catalog_search.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

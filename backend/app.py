@@ -1,0 +1,82 @@
+"""The FastAPI application: routers, middleware and the lifespan of shared resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from backend import db
+from backend.catalog.router import router as catalog_router
+from backend.catalog.store import CatalogStore
+from backend.errors import install_error_handlers
+from backend.health import router as health_router
+from backend.kv import kv_from_url
+from backend.migrate import migrate_and_seed
+from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
+from backend.settings import Settings, get_settings
+
+API_VERSION = "0.1.0"
+CATALOG_WATCH_SECONDS = 5.0
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable ids of the form ``tag-name``, e.g. ``catalog-list-services``."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name.replace('_', '-')}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_safe()
+    configure_logging(settings.log_level, settings.log_json, cache=settings.env != "test")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.effective_database_url
+        if settings.should_auto_migrate:
+            await migrate_and_seed(url)
+        engine = db.create_engine(url)
+        kv = kv_from_url(settings.redis_url, namespace=settings.kv_namespace)
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout, connect=settings.http_connect_timeout),
+            limits=httpx.Limits(max_connections=settings.http_max_connections),
+            follow_redirects=False,
+        )
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = db.session_factory(engine)
+        app.state.kv = kv
+        app.state.http = http
+        catalog = CatalogStore(app.state.sessions)
+        await catalog.load()
+        catalog.start_watching(CATALOG_WATCH_SECONDS)
+        app.state.catalog = catalog
+        try:
+            yield
+        finally:
+            await catalog.stop()
+            await http.aclose()
+            await kv.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="合肥通 Hefei Tong API",
+        version=API_VERSION,
+        description=(
+            "合肥通市民服务后端：238 项服务、统一身份、“最多跑一次”办件。"
+            " The backend of Hefei's citizen-services app."
+        ),
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    metrics = Metrics()
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.include_router(health_router)
+    app.include_router(catalog_router)
+    return app

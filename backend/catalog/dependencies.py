@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from backend.catalog.service import CatalogSnapshot
+
+
+def current_catalog(request: Request) -> CatalogSnapshot:
+    snapshot: CatalogSnapshot = request.app.state.catalog.snapshot
+    return snapshot
+
+
+CatalogDep = Annotated[CatalogSnapshot, Depends(current_catalog)]

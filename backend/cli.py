@@ -1,0 +1,127 @@
+"""The ``hefeitong`` command: serve, migrate, load the catalog, export the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from backend.catalog.data_file import CatalogFile, CatalogFileError, load_catalog_file
+from backend.settings import UnsafeSettingsError, get_settings
+
+app = typer.Typer(help="合肥通 Hefei Tong backend.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The service catalog.", no_args_is_help=True)
+openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(openapi_app, name="openapi")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_OPENAPI = Path("openapi/openapi.json")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Run the API server (embedded default: SQLite, in-process KV; migrations applied)."""
+    import uvicorn
+
+    from backend.migrate import migrate_and_seed
+
+    settings = get_settings()
+    settings.check_safe()
+    if settings.should_auto_migrate:
+        # Migrate once here rather than in each worker, so workers don't race on the schema.
+        revision = asyncio.run(migrate_and_seed(settings.effective_database_url))
+        if revision:
+            console.print(f"catalog revision {revision} loaded")
+        os.environ["HEFEITONG_AUTO_MIGRATE"] = "false"
+        get_settings.cache_clear()
+    uvicorn.run(
+        "backend.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # our middleware logs every request as structured JSON
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def migrate(
+    seed: Annotated[bool, typer.Option(help="Load the bundled catalog if none or older")] = True,
+) -> None:
+    """Apply database migrations (and seed the bundled catalog)."""
+    from backend.migrate import migrate_and_seed, upgrade
+
+    url = get_settings().effective_database_url
+    if seed:
+        revision = asyncio.run(migrate_and_seed(url))
+        note = f", catalog revision {revision} loaded" if revision else ""
+    else:
+        asyncio.run(upgrade(url))
+        note = ""
+    console.print(f"[green]database is at the latest schema{note}[/green]")
+
+
+@catalog_app.command("load")
+def catalog_load(
+    file: Annotated[Path, typer.Argument(help="Catalog YAML file", exists=False)],
+) -> None:
+    """Validate FILE and replace the catalog with it, in one transaction."""
+    try:
+        catalog, sha = load_catalog_file(file)
+    except CatalogFileError as exc:
+        err_console.print(f"[red]catalog not loaded[/red]: {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+    revision = asyncio.run(_replace_catalog(catalog, str(file), sha))
+    console.print(
+        f"[green]loaded {len(catalog.services)} services, {len(catalog.domains)} domains, "
+        f"{len(catalog.life_events)} life events (revision {revision})[/green]"
+    )
+
+
+async def _replace_catalog(catalog: CatalogFile, source: str, sha: str) -> int:
+    from backend import db
+    from backend.catalog.service import replace_catalog
+    from backend.migrate import upgrade
+
+    url = get_settings().effective_database_url
+    await upgrade(url)
+    engine = db.create_engine(url)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            return await replace_catalog(session, catalog, source=source, source_sha256=sha)
+    finally:
+        await engine.dispose()
+
+
+@openapi_app.command("export")
+def openapi_export(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write")
+    ] = DEFAULT_OPENAPI,
+) -> None:
+    """Write the OpenAPI document the app serves (stable, sorted JSON)."""
+    from backend.openapi_doc import render_openapi
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_openapi(), encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
+def main() -> None:
+    try:
+        app()
+    except UnsafeSettingsError as exc:
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        sys.exit(2)

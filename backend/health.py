@@ -1,0 +1,65 @@
+"""Liveness, readiness and metrics endpoints (outside /v1: they are for operators)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from backend import db
+from backend.errors import problem_response
+
+router = APIRouter(tags=["operations"])
+
+READY_TIMEOUT = 2.0
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@router.get("/healthz", response_model=Health, summary="进程存活 / Process is up")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="依赖就绪 / Database and KV store reachable",
+    responses={503: {"description": "A dependency is unreachable; `failing` names it"}},
+)
+async def readyz(request: Request) -> Response:
+    state = request.app.state
+    checks: dict[str, str] = {}
+    for name, probe in (("database", db.ping(state.engine)), ("kv", state.kv.ping())):
+        try:
+            await asyncio.wait_for(probe, READY_TIMEOUT)
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means not ready; the kind is reported
+            checks[name] = f"unavailable: {type(exc).__name__}"
+    failing = [name for name, result in checks.items() if result != "ok"]
+    if failing:
+        return problem_response(
+            request,
+            status=503,
+            code="NOT_READY",
+            title_zh="服务未就绪",
+            title_en="Not ready",
+            detail="Unreachable: " + ", ".join(failing),
+            extensions={"failing": failing, "checks": checks},
+        )
+    return JSONResponse({"status": "ok", "checks": checks})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)

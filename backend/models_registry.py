@@ -1,0 +1,5 @@
+"""Imports every feature's tables, so SQLModel.metadata is complete for Alembic and tests."""
+
+from backend.catalog import models as catalog_models
+
+__all__ = ["catalog_models"]

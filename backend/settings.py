@@ -1,0 +1,86 @@
+"""Runtime settings, read once from ``HEFEITONG_*`` environment variables.
+
+With nothing set the service runs in its embedded default: an SQLite file under
+``./var/``, the in-process KV store and the sandbox departments. Production mode
+refuses those development defaults, naming the variable to set.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised when production mode would run on a development default."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEFEITONG_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    var_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite file under var_dir"
+    )
+    redis_url: str | None = Field(default=None, description="default: in-process KV store")
+    kv_namespace: str = "hft"
+    secret_key: str = DEV_SECRET
+    signing_key_dir: Path | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Outgoing HTTP (departments): one shared client per worker with explicit limits.
+    http_max_connections: int = 200
+    http_connect_timeout: float = 2.0
+    http_timeout: float = 10.0
+    catalog_max_page_size: int = 100
+    catalog_cache_max_age: int = 300
+    # Embedded default: apply migrations and seed the catalog when the server starts.
+    auto_migrate: bool | None = None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'hefeitong.db').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.is_embedded if self.auto_migrate is None else self.auto_migrate
+
+    def check_safe(self) -> None:
+        """Refuse development defaults outside development, naming what to set."""
+        if self.env != "production":
+            return
+        problems: list[str] = []
+        if not self.database_url:
+            problems.append(
+                "HEFEITONG_DATABASE_URL is not set (would use the embedded SQLite file)"
+            )
+        if not self.redis_url:
+            problems.append("HEFEITONG_REDIS_URL is not set (would use the in-process KV store)")
+        if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+            problems.append(
+                "HEFEITONG_SECRET_KEY is the development default or shorter than 32 characters"
+            )
+        if self.signing_key_dir is None:
+            problems.append(
+                "HEFEITONG_SIGNING_KEY_DIR is not set (would generate development signing keys)"
+            )
+        if problems:
+            raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

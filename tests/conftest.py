@@ -1,0 +1,158 @@
+"""Shared fixtures: real PostgreSQL, real Redis, and the embedded defaults.
+
+The tests never stand in for our own infrastructure. When PostgreSQL or Redis is
+unreachable the run stops with a message naming the service, instead of a
+confusing connection error deep inside a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from backend.app import create_app
+from backend.settings import Settings
+
+REDIS_URL = os.environ.get("HEFEITONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_URL = os.environ.get(
+    "HEFEITONG_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/hefeitong_test"
+)
+
+
+def _require_reachable(name: str, url: str, default_port: int) -> None:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        pytest.exit(
+            f"{name} is not reachable at {host}:{port} ({exc}). The tests run against a real "
+            f"{name}; start it (see README, 'Services the tests need') or point "
+            f"HEFEITONG_TEST_{name.upper()}_URL at one.",
+            returncode=3,
+        )
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    _require_reachable("Redis", REDIS_URL, 6379)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    _require_reachable("Postgres", POSTGRES_URL, 5432)
+    return POSTGRES_URL
+
+
+# --- databases --------------------------------------------------------------------
+
+
+async def create_postgres_database(base_url: str, name: str) -> str:
+    """Create an empty database next to ``base_url``'s and return its URL."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username or "postgres", database="postgres"
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(database_url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username or "postgres", database="postgres"
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """One PostgreSQL database for the session, migrated and seeded by the first app start."""
+    name = f"hft_test_{uuid.uuid4().hex[:10]}"
+    url = asyncio.run(create_postgres_database(postgres_url, name))
+    yield url
+    asyncio.run(drop_postgres_database(url))
+
+
+@pytest.fixture
+async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL database for one test that needs a clean slate."""
+    name = f"hft_test_{uuid.uuid4().hex[:10]}"
+    url = await create_postgres_database(postgres_url, name)
+    yield url
+    await drop_postgres_database(url)
+
+
+# --- the app ------------------------------------------------------------------------
+
+BACKENDS = ["embedded", "postgres+redis"]
+
+
+def make_settings(tmp_path: Path, database_url: str | None, redis_url: str | None) -> Settings:
+    return Settings(
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=redis_url,
+        kv_namespace=f"test-{uuid.uuid4().hex[:12]}",
+        auto_migrate=True,
+        log_json=True,
+        log_level="WARNING",
+    )
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield app, client
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for each deployment shape: embedded default, and PostgreSQL with Redis."""
+    if request.param == "embedded":
+        return make_settings(tmp_path, None, None)
+    return make_settings(
+        tmp_path,
+        request.getfixturevalue("postgres_database"),
+        request.getfixturevalue("redis_url"),
+    )
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with running_app(settings) as pair:
+        yield pair
+
+
+@pytest.fixture
+async def client(app_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return app_client[1]

@@ -1,0 +1,103 @@
+"""Problems, request ids, health, readiness and metrics, as an operator or client sees them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import make_settings, running_app
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) >= 16
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "app-1234-abcd"})
+    assert echoed.headers["x-request-id"] == "app-1234-abcd"
+    # An id that could forge log lines is replaced, not echoed.
+    forged = await client.get("/healthz", headers={"X-Request-ID": "bad id\\nlevel=error"})
+    assert forged.headers["x-request-id"] != "bad id\\nlevel=error"
+    missing = await client.get("/v1/services/nope", headers={"X-Request-ID": "trace-000000001"})
+    assert missing.json()["request_id"] == "trace-000000001"
+
+
+async def test_unknown_route_and_method_are_problems(client: httpx.AsyncClient) -> None:
+    unknown = await client.get("/v1/nothing-here", headers={"Accept-Language": "en"})
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert unknown.json()["code"] == "NOT_FOUND"
+    assert unknown.json()["title"] == "Not Found"
+    wrong = await client.delete("/v1/domains")
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert wrong.json()["title"] == "不支持的请求方法"
+
+
+async def test_validation_problem_lists_every_offending_field(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/services", params={"page": 0, "page_size": 1000, "kind": "x"})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"].endswith("validation-failed")
+    locations = sorted(tuple(e["location"]) for e in problem["errors"])
+    assert locations == [("query", "kind"), ("query", "page"), ("query", "page_size")]
+    assert "page_size" in problem["detail"]
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "kv": "ok"}
+
+
+async def test_readyz_names_the_unreachable_kv_store(tmp_path: Path) -> None:
+    # Redis on a port nothing listens on: the app starts (KV connects lazily) but is not ready.
+    settings = make_settings(tmp_path, None, "redis://127.0.0.1:1/0")
+    async with running_app(settings) as (_, client):
+        response = await client.get("/readyz")
+        assert response.status_code == 503
+        problem = response.json()
+        assert problem["code"] == "NOT_READY"
+        assert problem["failing"] == ["kv"]
+        assert "kv" in problem["detail"]
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/v1/services/no-such-service")
+    await client.get("/v1/services/another-missing")
+    await client.get("/v1/domains")
+    text = (await client.get("/metrics")).text
+    assert (
+        'hefeitong_http_requests_total{method="GET",route="/v1/services/{code}",status="404"} 2.0'
+        in text
+    )
+    assert 'route="/v1/domains",status="200"' in text
+    assert "hefeitong_http_request_duration_seconds_bucket" in text
+    assert "no-such-service" not in text
+
+
+async def test_access_log_is_json_without_query_strings(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Raised to INFO for this test: the fixtures log at WARNING to keep output short.
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(20), cache_logger_on_first_use=False
+    )
+    capsys.readouterr()
+    await client.get(
+        "/v1/services",
+        params={"q": "340104199001011234"},
+        headers={"X-Request-ID": "log-test-000001"},
+    )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    entry = next(line for line in lines if line.get("event") == "request")
+    assert entry["request_id"] == "log-test-000001"
+    assert entry["route"] == "/v1/services"
+    assert entry["status"] == 200
+    assert entry["duration_ms"] >= 0
+    assert "340104199001011234" not in json.dumps(lines)
