@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from backend import db
 from backend.catalog.router import router as catalog_router
 from backend.catalog.store import CatalogStore
-from backend.errors import install_error_handlers
+from backend.errors import add_problem_schema, install_error_handlers
 from backend.health import router as health_router
 from backend.kv import kv_from_url
 from backend.migrate import migrate_and_seed
@@ -79,4 +81,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.include_router(health_router)
     app.include_router(catalog_router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_problem_schema(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

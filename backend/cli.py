@@ -81,7 +81,9 @@ def catalog_load(
     try:
         catalog, sha = load_catalog_file(file)
     except CatalogFileError as exc:
-        err_console.print(f"[red]catalog not loaded[/red]: {exc}", highlight=False)
+        err_console.print("[red]catalog not loaded; the database keeps its catalog[/red]")
+        # markup=False: the problems contain "[rule]" tags that rich would swallow as markup.
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     revision = asyncio.run(_replace_catalog(catalog, str(file), sha))
     console.print(

@@ -99,15 +99,6 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     asyncio.run(drop_postgres_database(url))
 
 
-@pytest.fixture
-async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
-    """An empty PostgreSQL database for one test that needs a clean slate."""
-    name = f"hft_test_{uuid.uuid4().hex[:10]}"
-    url = await create_postgres_database(postgres_url, name)
-    yield url
-    await drop_postgres_database(url)
-
-
 # --- the app ------------------------------------------------------------------------
 
 BACKENDS = ["embedded", "postgres+redis"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -38,14 +40,21 @@ async def _downgrade_to_base(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-async def test_upgrade_downgrade_upgrade(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres")
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        return
+    from tests.conftest import create_postgres_database, drop_postgres_database
+
+    base = request.getfixturevalue("postgres_url")
+    url = await create_postgres_database(base, f"hft_mig_{uuid.uuid4().hex[:10]}")
+    yield url
+    await drop_postgres_database(url)
+
+
+async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
+    url = empty_database
     await upgrade(url)
     tables = await _tables(url)
     assert {"catalog_service", "catalog_domain", "alembic_version"} <= tables

@@ -49,7 +49,7 @@ async def replace_catalog(
     the previous catalog stays as it was.
     """
     for table in (LifeEventService, LifeEvent, Service, Department, Domain, Region):
-        await session.execute(delete(table))
+        await session.exec(delete(table))
     session.add_all(
         Region(code=r.code, name_zh=r.name_zh, name_en=r.name_en, position=i)
         for i, r in enumerate(catalog.regions)
