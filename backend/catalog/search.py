@@ -50,6 +50,9 @@ class SearchDocument:
     summary_en: str
     context_zh: str  # domain and department names
     context_en: str
+    # Every searchable field joined: a term absent from it cannot score, which lets most
+    # documents be rejected with one substring test.
+    haystack: str
 
     @classmethod
     def build(
@@ -66,6 +69,20 @@ class SearchDocument:
     ) -> SearchDocument:
         name_pinyin, name_initials = pinyin_forms(name_zh)
         kw_forms = [pinyin_forms(k) for k in keywords]
+        haystack = "|".join(
+            [
+                normalize(name_zh),
+                name_pinyin,
+                name_initials,
+                name_en.lower(),
+                *(normalize(k) for k in keywords),
+                *(f for pair in kw_forms for f in pair),
+                normalize(summary_zh),
+                summary_en.lower(),
+                normalize(context_zh),
+                context_en.lower(),
+            ]
+        )
         return cls(
             key=key,
             name_zh=normalize(name_zh),
@@ -79,11 +96,15 @@ class SearchDocument:
             summary_en=summary_en.lower(),
             context_zh=normalize(context_zh),
             context_en=context_en.lower(),
+            haystack=haystack,
         )
 
     def score_term(self, term: str) -> float:
         """How well one normalized term matches this document; 0 means no match."""
-        if _CJK.search(term):
+        cjk = _CJK.search(term) is not None
+        if term not in self.haystack and not (cjk and len(term) >= 3):
+            return 0.0  # only the loose bigram match can score a CJK term found nowhere whole
+        if cjk:
             return max(
                 _text_score(term, self.name_zh, 100),
                 max((_text_score(term, k, 60) for k in self.keywords), default=0.0),
