@@ -38,7 +38,7 @@ def _require_reachable(name: str, url: str, default_port: int) -> None:
     except OSError as exc:
         pytest.exit(
             f"{name} is not reachable at {host}:{port} ({exc}). The tests run against a real "
-            f"{name}; start it (see README, 'Services the tests need') or point "
+            f"{name}; start it (see the README's set-up section) or point "
             f"HEFEITONG_TEST_{name.upper()}_URL at one.",
             returncode=3,
         )

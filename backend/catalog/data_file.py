@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 BUNDLED_CATALOG = Path(__file__).parent / "data" / "catalog.yaml"
 
+# libyaml's loader when available: the catalog file parses ~10× faster than in pure Python.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 EXPECTED_SERVICE_COUNT = 238
 EXPECTED_DOMAINS = {"healthcare", "social_security", "housing", "transport", "education"}
 
@@ -128,7 +131,7 @@ def load_catalog_file(path: Path) -> tuple[CatalogFile, str]:
 
 def parse_catalog(raw: bytes | str, *, source: str = "<catalog>") -> CatalogFile:
     try:
-        document: Any = yaml.safe_load(raw)
+        document: Any = yaml.load(raw, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise CatalogFileError(source, [CatalogProblem("file", "yaml-syntax", str(exc))]) from exc
     try:
