@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -15,11 +15,18 @@ from backend import db
 from backend.catalog.router import router as catalog_router
 from backend.catalog.store import CatalogStore
 from backend.errors import add_problem_schema, install_error_handlers
+from backend.gateway.cache import AnswerCache
+from backend.gateway.router import router as gateway_router
+from backend.gateway.service import Gateway
 from backend.health import router as health_router
 from backend.kv import kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
 from backend.settings import Settings, get_settings
+from integrations.breaker import BreakerPolicy
+from integrations.invoker import Invoker
+from integrations.loader import load_registry
+from integrations.transport import AiohttpTransport
 
 API_VERSION = "0.1.0"
 CATALOG_WATCH_SECONDS = 5.0
@@ -43,16 +50,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrate_and_seed(url)
         engine = db.create_engine(url)
         kv = kv_from_url(settings.redis_url, namespace=settings.kv_namespace)
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.http_timeout, connect=settings.http_connect_timeout),
-            limits=httpx.Limits(max_connections=settings.http_max_connections),
-            follow_redirects=False,
+        # The one outgoing HTTP client of this worker (aiohttp: see integrations/transport.py).
+        transport = AiohttpTransport(max_connections=settings.http_max_connections)
+        registry = load_registry(transport, {**os.environ, **settings.adapter_variables})
+        invoker = Invoker(
+            registry,
+            kv,
+            breaker_policy=BreakerPolicy(
+                failure_threshold=settings.breaker_failure_threshold,
+                window=settings.breaker_window,
+                open_seconds=settings.breaker_open_seconds,
+            ),
         )
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = db.session_factory(engine)
         app.state.kv = kv
-        app.state.http = http
+        app.state.transport = transport
+        app.state.gateway = Gateway(
+            invoker, AnswerCache(kv, settings.gateway_stale_seconds), settings.invoke_timeout
+        )
         catalog = CatalogStore(app.state.sessions)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
@@ -61,7 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await catalog.stop()
-            await http.aclose()
+            await registry.aclose()
+            await transport.aclose()
             await kv.aclose()
             await engine.dispose()
 
@@ -81,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.include_router(health_router)
     app.include_router(catalog_router)
+    app.include_router(gateway_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +17,7 @@ import typer
 from rich.console import Console
 
 from backend.catalog.data_file import CatalogFile, CatalogFileError, load_catalog_file
+from backend.cli_integrations import adapters_app, sandbox
 from backend.settings import UnsafeSettingsError, get_settings
 
 app = typer.Typer(help="合肥通 Hefei Tong backend.", no_args_is_help=True)
@@ -19,6 +25,8 @@ catalog_app = typer.Typer(help="The service catalog.", no_args_is_help=True)
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(openapi_app, name="openapi")
+app.add_typer(adapters_app, name="adapters")
+app.command()(sandbox)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,14 +54,49 @@ def serve(
             console.print(f"catalog revision {revision} loaded")
         os.environ["HEFEITONG_AUTO_MIGRATE"] = "false"
         get_settings.cache_clear()
-    uvicorn.run(
-        "backend.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # our middleware logs every request as structured JSON
-        proxy_headers=True,
-    )
+    with sandbox_departments(settings.should_start_sandbox):
+        uvicorn.run(
+            "backend.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # our middleware logs every request as structured JSON
+            proxy_headers=True,
+        )
+
+
+@contextmanager
+def sandbox_departments(enabled: bool) -> Iterator[None]:
+    """Run the simulated departments beside the server (embedded default), on their dev ports."""
+    if not enabled:
+        yield
+        return
+    from integrations.sandbox import DEFAULT_PORTS
+
+    child = subprocess.Popen([sys.executable, "-m", "backend.cli", "sandbox"])
+    try:
+        _wait_for_ports(DEFAULT_PORTS.values(), child)
+        console.print(
+            f"sandbox departments on ports {min(DEFAULT_PORTS.values())}–"
+            f"{max(DEFAULT_PORTS.values())}"
+        )
+        yield
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def _wait_for_ports(ports: Iterable[int], child: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    for port in ports:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"sandbox department on port {port} did not start") from None
+                time.sleep(0.1)
 
 
 @app.command()
@@ -127,3 +170,7 @@ def main() -> None:
     except UnsafeSettingsError as exc:
         err_console.print(f"[red]{exc}[/red]", highlight=False)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

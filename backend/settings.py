@@ -37,10 +37,20 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Outgoing HTTP (departments): one shared client per worker with explicit limits.
     http_max_connections: int = 200
-    http_connect_timeout: float = 2.0
-    http_timeout: float = 10.0
     catalog_max_page_size: int = 100
     catalog_cache_max_age: int = 300
+    # Gateway: the budget of one invoke, the overview's deadline, how long a cached answer
+    # may still be served when its department fails, and the per-department breaker.
+    invoke_timeout: float = 5.0
+    overview_deadline: float = 1.5
+    gateway_stale_seconds: float = 86_400.0
+    breaker_failure_threshold: int = 5
+    breaker_window: float = 30.0
+    breaker_open_seconds: float = 15.0
+    # Values for ${VAR} in adapter specs (base URLs, keys); the environment is used too.
+    adapter_variables: dict[str, str] = Field(default_factory=dict)
+    # `hefeitong serve` starts the sandbox departments in the embedded default.
+    sandbox: bool | None = None
     # Embedded default: apply migrations and seed the catalog when the server starts.
     auto_migrate: bool | None = None
 
@@ -53,6 +63,10 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.database_url is None
+
+    @property
+    def should_start_sandbox(self) -> bool:
+        return self.is_embedded if self.sandbox is None else self.sandbox
 
     @property
     def should_auto_migrate(self) -> bool:

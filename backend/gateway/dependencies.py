@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from backend.gateway.service import Gateway
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def request_deadline(
+    request: Request,
+    x_timeout_ms: Annotated[
+        int | None,
+        Header(
+            ge=50,
+            le=60_000,
+            description="The client's remaining time budget; the gateway never waits longer",
+        ),
+    ] = None,
+) -> float:
+    """The ``time.monotonic()`` by which the answer must be ready, propagated to departments."""
+    budget: float = request.app.state.settings.invoke_timeout
+    if x_timeout_ms is not None:
+        budget = min(budget, x_timeout_ms / 1000)
+    return time.monotonic() + budget
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+DeadlineDep = Annotated[float, Depends(request_deadline)]

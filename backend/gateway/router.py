@@ -1,0 +1,75 @@
+"""Invoking services and the home-screen overview."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+
+from backend.catalog.dependencies import CatalogDep
+from backend.catalog.exceptions import ServiceNotFound
+from backend.errors import problem_responses
+from backend.gateway.dependencies import DeadlineDep, GatewayDep
+from backend.gateway.exceptions import (
+    AdapterBadResponseProblem,
+    AdapterTimeoutProblem,
+    AdapterUnavailableProblem,
+    DepartmentRejected,
+)
+from backend.gateway.overview import build_overview
+from backend.gateway.schemas import InvokeRequest, InvokeResponse, Overview
+from backend.gateway.service import require_level
+from backend.identity.dependencies import CurrentCaller, OptionalCaller
+from backend.identity.exceptions import AssuranceLevelTooLow, AuthenticationRequired
+
+router = APIRouter(prefix="/v1", tags=["gateway"])
+
+_ADAPTER_PROBLEMS = (
+    AdapterTimeoutProblem,
+    AdapterUnavailableProblem,
+    AdapterBadResponseProblem,
+)
+
+
+@router.post(
+    "/services/{code}/invoke",
+    response_model=InvokeResponse,
+    summary="调用服务 / Invoke a service",
+    description=(
+        "通过部门系统适配器调用服务；查询结果按市民缓存，部门故障时返回近期缓存（stale）。"
+        " Calls the department's system for this service. Query answers are cached per citizen;"
+        " when the department fails a recent answer is served marked `stale`."
+    ),
+    responses=problem_responses(
+        ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *_ADAPTER_PROBLEMS
+    ),
+)
+async def invoke_service(
+    code: str,
+    body: InvokeRequest,
+    catalog: CatalogDep,
+    gateway: GatewayDep,
+    caller: OptionalCaller,
+    deadline: DeadlineDep,
+) -> InvokeResponse:
+    service = catalog.service(code)
+    return await gateway.invoke(service, body.params, caller, deadline)
+
+
+@router.get(
+    "/me/overview",
+    response_model=Overview,
+    summary="首页概览 / Home-screen overview",
+    description=(
+        "社保、公积金、医保余额，交通违法与记分，近期预约；各部分独立返回状态，整体受时限约束。"
+        " Balances, traffic violations and points, upcoming appointments: fetched at once,"
+        " each section with its own status, the whole answer bounded by one deadline."
+    ),
+    responses=problem_responses(AuthenticationRequired, AssuranceLevelTooLow),
+)
+async def overview(
+    request: Request, gateway: GatewayDep, caller: CurrentCaller, deadline: DeadlineDep
+) -> Overview:
+    require_level(caller, 2)
+    budget = min(request.app.state.settings.overview_deadline, deadline - time.monotonic())
+    return await build_overview(gateway, caller, budget)

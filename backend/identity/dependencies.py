@@ -1,0 +1,62 @@
+"""Who is calling. Until the identity issue lands this is a development-only header.
+
+The whole seam is this one dependency: routes ask for ``CurrentCaller`` or
+``OptionalCaller`` and never look at headers themselves, so real tokens replace
+the header here without touching any route.
+
+Development header (refused in production):
+``X-Dev-Citizen: <18-digit ID number>`` plus optional ``X-Dev-Level`` (0–3, default 2),
+``X-Dev-Name`` (percent-encoded UTF-8) and ``X-Dev-Phone``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import Depends, Request
+
+from backend.identity.exceptions import AuthenticationRequired, InvalidDevIdentity
+from integrations.base import Caller
+from integrations.identifiers import is_valid_id_number
+
+ANONYMOUS = Caller(subject="anonymous", assurance_level=0)
+
+
+def _dev_caller(request: Request) -> Caller | None:
+    id_number = request.headers.get("x-dev-citizen")
+    if id_number is None:
+        return None
+    if request.app.state.settings.env == "production":
+        raise AuthenticationRequired("Development identity headers are disabled in production")
+    id_number = id_number.strip().upper()
+    if not is_valid_id_number(id_number):
+        raise InvalidDevIdentity("X-Dev-Citizen is not a valid national ID number")
+    level_text = request.headers.get("x-dev-level", "2")
+    if level_text not in ("0", "1", "2", "3"):
+        raise InvalidDevIdentity("X-Dev-Level must be 0, 1, 2 or 3")
+    name = request.headers.get("x-dev-name")
+    return Caller(
+        # An opaque subject: caches and logs key on it, never on the ID number itself.
+        subject="dev-" + hashlib.sha256(id_number.encode()).hexdigest()[:24],
+        assurance_level=int(level_text),
+        id_number=id_number,
+        name=unquote(name) if name else None,
+        phone=request.headers.get("x-dev-phone"),
+    )
+
+
+async def optional_caller(request: Request) -> Caller:
+    return _dev_caller(request) or ANONYMOUS
+
+
+async def current_caller(request: Request) -> Caller:
+    caller = _dev_caller(request)
+    if caller is None:
+        raise AuthenticationRequired(headers={"WWW-Authenticate": 'Bearer realm="hefeitong"'})
+    return caller
+
+
+OptionalCaller = Annotated[Caller, Depends(optional_caller)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -1,0 +1,163 @@
+"""Calling an adapter operation safely: validation, deadline, breaker, concurrency, retries.
+
+Every outgoing call goes through ``Invoker.call``. It validates the parameters
+(before any upstream traffic), fails fast while the department's breaker is open,
+waits for a concurrency slot no longer than the deadline allows, and retries
+idempotent operations with jittered backoff (stamina) within what is left of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import stamina
+
+from integrations.base import (
+    AdapterRegistry,
+    AdapterTimeout,
+    AdapterUnavailable,
+    Caller,
+    InvalidParameters,
+    OperationalError,
+    OperationInfo,
+)
+from integrations.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker, SharedState
+
+
+@dataclass
+class _Department:
+    breaker: CircuitBreaker
+    slots: asyncio.Semaphore
+
+
+class Invoker:
+    def __init__(
+        self,
+        registry: AdapterRegistry,
+        state: SharedState,
+        *,
+        breaker_policy: BreakerPolicy | None = None,
+        concurrency: Mapping[str, int] | None = None,
+        default_concurrency: int = 64,
+    ) -> None:
+        self.registry = registry
+        self._state = state
+        self._policy = breaker_policy or BreakerPolicy()
+        self._concurrency = dict(concurrency or {})
+        self._default_concurrency = default_concurrency
+        self._departments: dict[str, _Department] = {}
+        self._validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+
+    def breaker(self, adapter_id: str) -> CircuitBreaker:
+        return self._department(adapter_id).breaker
+
+    def _department(self, adapter_id: str) -> _Department:
+        department = self._departments.get(adapter_id)
+        if department is None:
+            limit = self._concurrency.get(adapter_id, self._default_concurrency)
+            department = _Department(
+                CircuitBreaker(adapter_id, self._state, self._policy), asyncio.Semaphore(limit)
+            )
+            self._departments[adapter_id] = department
+        return department
+
+    def validate(self, adapter_id: str, operation: str, params: Mapping[str, Any]) -> OperationInfo:
+        """Check parameters against the operation's schema; raises ``InvalidParameters``."""
+        _, info = self.registry.operation(adapter_id, operation)
+        key = (adapter_id, operation)
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = jsonschema.validators.validator_for(info.params_schema)
+            validator = cls(info.params_schema, format_checker=cls.FORMAT_CHECKER)
+            self._validators[key] = validator
+        errors = [
+            {
+                "location": ["body", "params", *[str(p) for p in e.absolute_path]],
+                "message": e.message,
+                "type": str(e.validator),
+            }
+            for e in validator.iter_errors(dict(params))
+        ]
+        if errors:
+            raise InvalidParameters(adapter_id, operation, errors)
+        return info
+
+    async def call(
+        self,
+        adapter_id: str,
+        operation: str,
+        params: Mapping[str, Any],
+        caller: Caller,
+        *,
+        deadline: float,
+    ) -> Any:
+        """Call once (or retry within the deadline); ``deadline`` is a ``time.monotonic()``."""
+        info = self.validate(adapter_id, operation, params)
+        adapter, _ = self.registry.operation(adapter_id, operation)
+        department = self._department(adapter_id)
+        try:
+            trial = await department.breaker.before_call()
+        except BreakerOpen as exc:
+            raise AdapterUnavailable(
+                adapter_id, operation, "circuit breaker open", retry_after=exc.retry_after
+            ) from exc
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await department.slots.acquire()
+        except TimeoutError as exc:
+            raise AdapterTimeout(adapter_id, operation, "no free slot before the deadline") from exc
+        try:
+            result = await self._attempts(
+                adapter, info, params, caller, deadline, department, trial
+            )
+        finally:
+            department.slots.release()
+        return result
+
+    async def _attempts(
+        self,
+        adapter: Any,
+        info: OperationInfo,
+        params: Mapping[str, Any],
+        caller: Caller,
+        deadline: float,
+        department: _Department,
+        trial: bool,
+    ) -> Any:
+        attempts = info.retry_attempts if info.idempotent else 1
+        remaining = deadline - time.monotonic()
+        try:
+            async for attempt in stamina.retry_context(
+                on=OperationalError,
+                attempts=attempts,
+                timeout=max(0.001, remaining),
+                wait_initial=0.05,
+                wait_max=0.5,
+                wait_jitter=0.1,
+            ):
+                with attempt:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise AdapterTimeout(adapter.id, info.name, "deadline passed")
+                    if attempt.num > 1 and department.breaker.state == "open":
+                        # Earlier attempts opened the breaker: stop hammering the department.
+                        raise BreakerOpen(department.breaker.policy.open_seconds)
+                    try:
+                        result = await adapter.call(
+                            info.name, params, caller, min(info.timeout, left)
+                        )
+                    except OperationalError:
+                        await department.breaker.on_failure(trial)
+                        trial = False  # a failed trial reopened the breaker; no second trial
+                        raise
+        except BreakerOpen as exc:
+            raise AdapterUnavailable(
+                adapter.id, info.name, "circuit breaker open", retry_after=exc.retry_after
+            ) from exc
+        await department.breaker.on_success(trial)
+        return result
