@@ -14,14 +14,16 @@ from fastapi.routing import APIRoute
 from backend import db
 from backend.catalog.router import router as catalog_router
 from backend.catalog.store import CatalogStore
-from backend.errors import add_problem_schema, install_error_handlers
+from backend.errors import Problem, install_error_handlers
 from backend.gateway.cache import AnswerCache
 from backend.gateway.router import router as gateway_router
+from backend.gateway.schemas import InvokeRequest
 from backend.gateway.service import Gateway
 from backend.health import router as health_router
 from backend.kv import kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
+from backend.openapi_components import add_component_schemas
 from backend.settings import Settings, get_settings
 from integrations.breaker import BreakerPolicy
 from integrations.invoker import Invoker
@@ -103,13 +105,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_problem_schema(
+            # Problem: every error response; InvokeRequest: parsed by hand on the hot path.
+            app.openapi_schema = add_component_schemas(
                 get_openapi(
                     title=app.title,
                     version=app.version,
                     description=app.description,
                     routes=app.routes,
-                )
+                ),
+                Problem,
+                InvokeRequest,
             )
         return app.openapi_schema
 

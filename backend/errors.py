@@ -222,15 +222,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
-def add_problem_schema(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Put the Problem schema (referenced by every error response) into the components."""
-    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = openapi.setdefault("components", {}).setdefault("schemas", {})
-    components.update(schema.pop("$defs", {}))
-    components["Problem"] = schema
-    return openapi
-
-
 def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entry for a route, so its problems appear in the OpenAPI document."""
     by_status: dict[int, list[type[AppError]]] = {}

@@ -130,6 +130,17 @@ class Invoker:
         trial: bool,
     ) -> Any:
         attempts = info.retry_attempts if info.idempotent else 1
+        if attempts == 1:
+            # One attempt needs no retry machinery (stamina's context costs ~100 µs a call).
+            try:
+                result = await adapter.call(
+                    info.name, params, caller, max(0.001, deadline - time.monotonic())
+                )
+            except OperationalError:
+                await department.breaker.on_failure(trial)
+                raise
+            await department.breaker.on_success(trial)
+            return result
         remaining = deadline - time.monotonic()
         try:
             async for attempt in stamina.retry_context(

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from backend.catalog.service import CatalogSnapshot
 
 
-def current_catalog(request: Request) -> CatalogSnapshot:
+async def current_catalog(request: Request) -> CatalogSnapshot:
     snapshot: CatalogSnapshot = request.app.state.catalog.snapshot
     return snapshot
 

@@ -3,6 +3,10 @@
 Entries are keyed by the caller's subject, so one citizen's data can never be
 served to another. Each entry is kept past its freshness for ``stale_seconds``:
 when the department then fails, the last good answer is served marked ``stale``.
+
+An entry is stored as ``<stored_at>\\n<fetched_at>\\n<data as JSON>`` so a cache hit
+is answered with the stored JSON bytes as they are, without parsing and
+re-serializing the data on the hottest path of the gateway.
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ log = structlog.get_logger("hefeitong.gateway")
 T = TypeVar("T")
 
 
+def encode_data(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @dataclass(frozen=True)
 class CachedAnswer:
-    data: Any
-    fetched_at: datetime
+    data_json: bytes
+    fetched_at: str  # ISO 8601, UTC
     stored_at: float  # epoch seconds
 
     def is_fresh(self, ttl: float, now: float) -> bool:
@@ -38,6 +46,10 @@ def cache_key(subject: str, adapter: str, operation: str, params: Mapping[str, A
     canonical = json.dumps(params, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
     return f"gw:{subject}:{adapter}:{operation}:{digest}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 class AnswerCache:
@@ -53,24 +65,14 @@ class AnswerCache:
             return None  # a cache outage must not take the gateway down with it
         if raw is None:
             return None
-        entry = json.loads(raw)
-        return CachedAnswer(
-            entry["data"], datetime.fromisoformat(entry["fetched_at"]), entry["stored_at"]
-        )
+        stored_at, fetched_at, data_json = raw.split(b"\n", 2)
+        return CachedAnswer(data_json, fetched_at.decode(), float(stored_at))
 
-    async def put(self, key: str, data: Any, ttl: float) -> CachedAnswer:
-        answer = CachedAnswer(data, datetime.now(UTC), time.time())
-        payload = json.dumps(
-            {
-                "data": data,
-                "fetched_at": answer.fetched_at.isoformat(),
-                "stored_at": answer.stored_at,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+    async def put(self, key: str, data_json: bytes, ttl: float) -> CachedAnswer:
+        answer = CachedAnswer(data_json, now_iso(), time.time())
+        entry = f"{answer.stored_at}\n{answer.fetched_at}\n".encode() + data_json
         try:
-            await self._kv.set(key, payload, ttl=ttl + self._stale_seconds)
+            await self._kv.set(key, entry, ttl=ttl + self._stale_seconds)
         except KVError:
             log.warning("gateway_cache_unavailable", op="set")
         return answer

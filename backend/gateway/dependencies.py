@@ -5,15 +5,16 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from backend.errors import ValidationFailed
 from backend.gateway.service import Gateway
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
 
-def request_deadline(
+async def request_deadline(
     request: Request,
     x_timeout_ms: Annotated[
         int | None,
@@ -28,6 +29,17 @@ def request_deadline(
     budget: float = request.app.state.settings.invoke_timeout
     if x_timeout_ms is not None:
         budget = min(budget, x_timeout_ms / 1000)
+    return time.monotonic() + budget
+
+
+def deadline_from(request: Request) -> float:
+    """``request_deadline`` for routes that read headers themselves (the invoke hot path)."""
+    budget: float = request.app.state.settings.invoke_timeout
+    header = request.headers.get("x-timeout-ms")
+    if header is not None:
+        if not header.isdigit() or not 50 <= int(header) <= 60_000:
+            raise ValidationFailed("X-Timeout-Ms must be an integer from 50 to 60000")
+        budget = min(budget, int(header) / 1000)
     return time.monotonic() + budget
 
 

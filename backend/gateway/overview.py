@@ -45,7 +45,7 @@ async def build_overview(gateway: Gateway, caller: Caller, budget: float) -> Ove
             sections[name] = OverviewSection(
                 status="stale" if answer.cache == "stale" else "ok",
                 data=answer.data,
-                fetched_at=answer.fetched_at,
+                fetched_at=datetime.fromisoformat(answer.fetched_at),
             )
         else:
             code = exc.code if isinstance(exc, AppError) else "ADAPTER_UNAVAILABLE"

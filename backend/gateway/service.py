@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
 from backend.catalog.schemas import ServiceDetail
 from backend.errors import AppError, ValidationFailed
-from backend.gateway.cache import AnswerCache, Coalescer, cache_key
+from backend.gateway.cache import AnswerCache, Coalescer, cache_key, encode_data, now_iso
 from backend.gateway.exceptions import (
     AdapterBadResponseProblem,
     AdapterTimeoutProblem,
     AdapterUnavailableProblem,
     DepartmentRejected,
 )
-from backend.gateway.schemas import CacheState, InvokeResponse, Source
+from backend.gateway.schemas import CacheState, Source
 from backend.identity.exceptions import AssuranceLevelTooLow
 from integrations.base import (
     AdapterBadResponse,
@@ -35,14 +35,42 @@ from integrations.invoker import Invoker
 
 log = structlog.get_logger("hefeitong.gateway")
 
+# Guides are answered from the catalog itself.
+_CATALOG_SOURCE = (
+    Source(
+        adapter="catalog", operation="guide", name_zh="合肥通服务目录", name_en="Hefei Tong catalog"
+    )
+    .model_dump_json()
+    .encode()
+)
 _LEVEL_NAMES = {0: "匿名", 1: "L1 手机号验证", 2: "L2 实名认证", 3: "L3 人脸认证"}
 
 
 @dataclass(frozen=True)
 class Answer:
-    data: Any
-    fetched_at: datetime
+    data_json: bytes
+    fetched_at: str  # ISO 8601, UTC
     cache: CacheState
+
+    @property
+    def data(self) -> Any:
+        return json.loads(self.data_json)
+
+    def render(self, source_json: bytes) -> bytes:
+        """The ``InvokeResponse`` JSON, composed from the stored bytes (no re-serializing)."""
+        return b"".join(
+            (
+                b'{"data":',
+                self.data_json,
+                b',"source":',
+                source_json,
+                b',"fetched_at":"',
+                self.fetched_at.encode(),
+                b'","cache":"',
+                self.cache.encode(),
+                b'"}',
+            )
+        )
 
 
 def require_level(caller: Caller, needed: int) -> None:
@@ -81,16 +109,22 @@ class Gateway:
         self.cache = cache
         self.default_timeout = default_timeout
         self._coalescer = Coalescer()
+        self._sources: dict[tuple[str, str], bytes] = {}
 
-    def source(self, adapter_id: str, operation: str) -> Source:
-        adapter = self.invoker.registry.get(adapter_id)
-        spec = getattr(adapter, "spec", None)
-        return Source(
-            adapter=adapter_id,
-            operation=operation,
-            name_zh=getattr(spec, "name_zh", adapter_id),
-            name_en=getattr(spec, "name_en", adapter_id),
-        )
+    def source_json(self, adapter_id: str, operation: str) -> bytes:
+        key = (adapter_id, operation)
+        cached = self._sources.get(key)
+        if cached is None:
+            adapter = self.invoker.registry.get(adapter_id)
+            spec = getattr(adapter, "spec", None)
+            source = Source(
+                adapter=adapter_id,
+                operation=operation,
+                name_zh=getattr(spec, "name_zh", adapter_id),
+                name_en=getattr(spec, "name_en", adapter_id),
+            )
+            cached = self._sources[key] = source.model_dump_json().encode()
+        return cached
 
     async def invoke(
         self,
@@ -98,37 +132,23 @@ class Gateway:
         params: Mapping[str, Any],
         caller: Caller,
         deadline: float,
-    ) -> InvokeResponse:
+    ) -> bytes:
+        """The ``InvokeResponse`` JSON for one call of a catalog service."""
         require_level(caller, service.min_level)
         if service.adapter is None:  # a guide: the catalog itself is the answer
-            return InvokeResponse(
-                data={
-                    "name_zh": service.name_zh,
-                    "summary_zh": service.summary_zh,
-                    "name_en": service.name_en,
-                    "summary_en": service.summary_en,
-                },
-                source=Source(
-                    adapter="catalog",
-                    operation="guide",
-                    name_zh="合肥通服务目录",
-                    name_en="Hefei Tong catalog",
-                ),
-                fetched_at=datetime.now(UTC),
-                cache="hit",
-            )
+            guide = {
+                "name_zh": service.name_zh,
+                "summary_zh": service.summary_zh,
+                "name_en": service.name_en,
+                "summary_en": service.summary_en,
+            }
+            return Answer(encode_data(guide), now_iso(), "hit").render(_CATALOG_SOURCE)
         params = dict(params)
         if service.kind == "application":
             params.setdefault("application_type", service.code)
-        answer = await self.fetch(
-            service.adapter.id, service.adapter.operation, params, caller, deadline
-        )
-        return InvokeResponse(
-            data=answer.data,
-            source=self.source(service.adapter.id, service.adapter.operation),
-            fetched_at=answer.fetched_at,
-            cache=answer.cache,
-        )
+        adapter_id, operation = service.adapter.id, service.adapter.operation
+        answer = await self.fetch(adapter_id, operation, params, caller, deadline)
+        return answer.render(self.source_json(adapter_id, operation))
 
     async def fetch(
         self,
@@ -144,29 +164,26 @@ class Gateway:
         except AdapterError as exc:
             raise problem_for(exc) from exc
         if not (info.idempotent and info.cache_ttl > 0):
-            return Answer(
-                await self._call(adapter_id, operation, params, caller, deadline),
-                datetime.now(UTC),
-                "miss",
-            )
+            data = await self._call(adapter_id, operation, params, caller, deadline)
+            return Answer(encode_data(data), now_iso(), "miss")
         key = cache_key(
             f"{caller.subject}|{caller.acting_for or ''}", adapter_id, operation, params
         )
         cached = await self.cache.get(key)
         if cached is not None and cached.is_fresh(info.cache_ttl, time.time()):
-            return Answer(cached.data, cached.fetched_at, "hit")
+            return Answer(cached.data_json, cached.fetched_at, "hit")
 
         async def refresh() -> Answer:
             data = await self._call(adapter_id, operation, params, caller, deadline)
-            stored = await self.cache.put(key, data, info.cache_ttl)
-            return Answer(stored.data, stored.fetched_at, "miss")
+            stored = await self.cache.put(key, encode_data(data), info.cache_ttl)
+            return Answer(stored.data_json, stored.fetched_at, "miss")
 
         try:
             return await self._coalescer.run(key, refresh)
         except (AdapterTimeoutProblem, AdapterUnavailableProblem, AdapterBadResponseProblem):
             if cached is not None:
                 log.info("gateway_served_stale", adapter=adapter_id, operation=operation)
-                return Answer(cached.data, cached.fetched_at, "stale")
+                return Answer(cached.data_json, cached.fetched_at, "stale")
             raise
 
     async def _call(

@@ -28,7 +28,7 @@ from integrations.loader import DEPARTMENTS_DIR
 from integrations.spec import SpecError, load_spec_file, parse_spec
 from integrations.transport import HttpxTransport
 
-CALLER = Caller(subject="s1", assurance_level=2, id_number="340104199003072016", name="张三")
+CALLER = Caller(subject="s1", assurance_level=2, id_number="340104199003072019", name="张三")
 
 
 def adapter_for(spec_file: str, handler: Callable[[httpx.Request], httpx.Response]) -> SpecAdapter:
@@ -142,7 +142,7 @@ async def test_xml_template_escapes_values() -> None:
 
 
 async def test_gbk_key_value_text() -> None:
-    body = "RESULT=0|SFZH=340104199003072016|XM=张三|DABH=340100123456|LJJF=6|ZT=正常|YXQZ=2030-05-01"
+    body = "RESULT=0|SFZH=340104199003072019|XM=张三|DABH=340100123456|LJJF=6|ZT=正常|YXQZ=2030-05-01"
 
     adapter = adapter_for(
         "traffic_police.yaml",
