@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 
 from backend.app import create_app
 from backend.settings import Settings
+from integrations.sandbox import DEPARTMENTS, SandboxHandle, start_sandbox_thread
 
 REDIS_URL = os.environ.get("HEFEITONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
@@ -102,9 +104,29 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
 # --- the app ------------------------------------------------------------------------
 
 BACKENDS = ["embedded", "postgres+redis"]
+UNREACHABLE_DEPARTMENTS = {f"{name.upper()}_BASE_URL": "http://127.0.0.1:9" for name in DEPARTMENTS}
 
 
-def make_settings(tmp_path: Path, database_url: str | None, redis_url: str | None) -> Settings:
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxHandle]:
+    """The simulated departments on ephemeral ports, shared by the whole run."""
+    handle = start_sandbox_thread()
+    yield handle
+    handle.stop()
+
+
+def sandbox_variables(handle: SandboxHandle) -> dict[str, str]:
+    """Point every adapter spec's ``${<DEPARTMENT>_BASE_URL}`` at the running sandbox."""
+    return {f"{name.upper()}_BASE_URL": url for name, url in handle.urls.items()}
+
+
+def make_settings(
+    tmp_path: Path,
+    database_url: str | None,
+    redis_url: str | None,
+    sandbox: SandboxHandle | None = None,
+    **overrides: Any,
+) -> Settings:
     return Settings(
         env="test",
         var_dir=tmp_path / "var",
@@ -114,6 +136,11 @@ def make_settings(tmp_path: Path, database_url: str | None, redis_url: str | Non
         auto_migrate=True,
         log_json=True,
         log_level="WARNING",
+        # Departments that are not running get a port nothing listens on, never a dev port.
+        adapter_variables=sandbox_variables(sandbox) if sandbox else UNREACHABLE_DEPARTMENTS,
+        breaker_failure_threshold=3,
+        breaker_open_seconds=1.0,
+        **overrides,
     )
 
 
@@ -127,14 +154,15 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
 
 
 @pytest.fixture(params=BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, sandbox: SandboxHandle) -> Settings:
     """Settings for each deployment shape: embedded default, and PostgreSQL with Redis."""
     if request.param == "embedded":
-        return make_settings(tmp_path, None, None)
+        return make_settings(tmp_path, None, None, sandbox)
     return make_settings(
         tmp_path,
         request.getfixturevalue("postgres_database"),
         request.getfixturevalue("redis_url"),
+        sandbox,
     )
 
 

@@ -22,6 +22,8 @@ from backend.catalog.data_file import BUNDLED_CATALOG
 from backend.catalog.service import read_snapshot
 from backend.cli import app as cli_app
 from backend.settings import get_settings
+from integrations.sandbox import SandboxHandle, data
+from tests.conftest import sandbox_variables
 
 runner = CliRunner()
 
@@ -139,6 +141,25 @@ def test_committed_openapi_document_is_current() -> None:
     )
 
 
+def test_adapters_check_probes_every_department(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in sandbox_variables(sandbox).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    result = runner.invoke(cli_app, ["adapters", "check"])
+    assert result.exit_code == 0, result.output
+    for department in ("hospital", "hrss", "provident_fund", "traffic_police", "e_license"):
+        assert department in result.output
+    assert "down" not in result.output
+
+    monkeypatch.setenv("HOSPITAL_BASE_URL", "http://127.0.0.1:9")
+    result = runner.invoke(cli_app, ["adapters", "check", "--timeout", "1"])
+    assert result.exit_code == 1
+    assert "down" in result.output
+    get_settings.cache_clear()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -174,6 +195,16 @@ def test_serve_runs_the_embedded_default_over_real_http(tmp_path: Path) -> None:
         found = httpx.get(f"{base}/v1/services", params={"q": "gjj"}).json()
         assert "公积金" in found["items"][0]["name_zh"]
         assert (tmp_path / "var" / "hefeitong.db").exists()
+        # `serve` started the sandbox departments: a service answers with real data.
+        who = data.make_id_no("serve")
+        answer = httpx.post(
+            f"{base}/v1/services/hpf-balance-query/invoke",
+            json={},
+            headers={"X-Dev-Citizen": who, "X-Dev-Level": "2"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["balance"] == data.provident_fund_account(who)["balance"]
     finally:
         server.terminate()
         server.wait(timeout=15)

@@ -143,12 +143,19 @@ class Gateway:
                 "summary_en": service.summary_en,
             }
             return Answer(encode_data(guide), now_iso(), "hit").render(_CATALOG_SOURCE)
-        params = dict(params)
-        if service.kind == "application":
-            params.setdefault("application_type", service.code)
         adapter_id, operation = service.adapter.id, service.adapter.operation
+        if self._takes_application_type(adapter_id, operation):
+            # Shared intake operations learn which matter this is from the catalog code.
+            params = {"application_type": service.code, **params}
         answer = await self.fetch(adapter_id, operation, params, caller, deadline)
         return answer.render(self.source_json(adapter_id, operation))
+
+    def _takes_application_type(self, adapter_id: str, operation: str) -> bool:
+        try:
+            _, info = self.invoker.registry.operation(adapter_id, operation)
+        except AdapterError:
+            return False
+        return "application_type" in info.params_schema.get("properties", {})
 
     async def fetch(
         self,

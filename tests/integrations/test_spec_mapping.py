@@ -77,9 +77,7 @@ async def test_business_error_is_a_rejection_and_signature_error_is_operational(
             {"code": "1001", "msg": "签名错误"},
         ]
     )
-    adapter = adapter_for(
-        "provident_fund.yaml", lambda _: httpx.Response(200, json=next(replies))
-    )
+    adapter = adapter_for("provident_fund.yaml", lambda _: httpx.Response(200, json=next(replies)))
     params = {"reason": "租房", "amount": "99999999.00"}
     with pytest.raises(RequestRejected) as rejected:
         await adapter.call("withdrawal_apply", params, CALLER, 2.0)
@@ -142,7 +140,9 @@ async def test_xml_template_escapes_values() -> None:
 
 
 async def test_gbk_key_value_text() -> None:
-    body = "RESULT=0|SFZH=340104199003072019|XM=张三|DABH=340100123456|LJJF=6|ZT=正常|YXQZ=2030-05-01"
+    body = (
+        "RESULT=0|SFZH=340104199003072019|XM=张三|DABH=340100123456|LJJF=6|ZT=正常|YXQZ=2030-05-01"
+    )
 
     adapter = adapter_for(
         "traffic_police.yaml",

@@ -1,0 +1,184 @@
+"""Each department fault mode gives its documented outcome, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.settings import Settings
+from integrations.sandbox import SandboxHandle, data
+from tests.conftest import make_settings, running_app
+from tests.gateway.helpers import SandboxAdmin, citizen, invoke, service_for
+
+BALANCE = service_for("provident_fund", "balance").code
+BALANCE_ROUTE = "GET /openapi/gjj/account/balance"
+
+
+async def test_hung_department_gives_504_within_the_budget(
+    client: httpx.AsyncClient, admin: SandboxAdmin
+) -> None:
+    await admin.fault("provident_fund", hang=True)
+    started = time.monotonic()
+    response = await invoke(client, BALANCE, citizen("hang"), X_Timeout_Ms="400")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "ADAPTER_TIMEOUT"
+    assert elapsed < 1.5
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ({"error_rate": 1.0, "status": 503}, 503, "ADAPTER_UNAVAILABLE"),
+        ({"malformed": True}, 502, "ADAPTER_BAD_RESPONSE"),
+        ({"redirect": "http://169.254.169.254/latest/meta-data/"}, 502, "ADAPTER_BAD_RESPONSE"),
+        ({"wrong_charset": True}, 502, "ADAPTER_BAD_RESPONSE"),
+    ],
+)
+async def test_department_failures_are_problems_never_500s(
+    client: httpx.AsyncClient,
+    admin: SandboxAdmin,
+    fault: dict[str, object],
+    status: int,
+    code: str,
+) -> None:
+    await admin.fault("provident_fund", **fault)
+    response = await invoke(client, BALANCE, citizen(f"fault-{code}-{status}"))
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert problem["code"] == code
+    # The department's own body (an HTML error page, garbled JSON) never reaches the client.
+    assert "<html" not in response.text.lower()
+    assert "169.254" not in response.text
+
+
+async def test_breaker_opens_after_threshold_and_closes_after_recovery(
+    client: httpx.AsyncClient, admin: SandboxAdmin
+) -> None:
+    # Test settings: 3 failures open the breaker for 1 second.
+    code = service_for("hospital", "reports").code
+    await admin.fault("hospital", error_rate=1.0, status=500)
+    for i in range(3):
+        failing = await invoke(client, code, citizen(f"breaker-{i}"))
+        assert failing.status_code == 503
+    upstream_before = await admin.requests("hospital")
+    fast = await invoke(client, code, citizen("breaker-fast"))
+    assert fast.status_code == 503
+    assert int(fast.headers["retry-after"]) >= 1
+    assert await admin.requests("hospital") == upstream_before  # failed fast, no call made
+
+    await admin.clear("hospital")
+    await asyncio.sleep(1.1)
+    recovered = await invoke(client, code, citizen("breaker-after"))
+    assert recovered.status_code == 200, recovered.text
+    again = await invoke(client, code, citizen("breaker-after-2"))
+    assert again.status_code == 200
+
+
+async def test_breaker_state_is_shared_between_instances(
+    tmp_path: Path, redis_url: str, postgres_database: str, sandbox: SandboxHandle,
+    admin: SandboxAdmin,
+) -> None:  # fmt: skip
+    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
+    second = Settings(**{**settings.model_dump(), "var_dir": tmp_path / "second"})
+    code = service_for("transit", "parking").code
+    await admin.fault("transit", error_rate=1.0, status=502)
+    async with running_app(settings) as (_, worker_a), running_app(second) as (_, worker_b):
+        for i in range(3):
+            assert (await invoke(worker_a, code, citizen(f"shared-{i}"))).status_code == 503
+        calls = await admin.requests("transit")
+        await asyncio.sleep(0.6)  # each worker re-reads the shared state every 0.5 s
+        refused = await invoke(worker_b, code, citizen("shared-b"))
+        assert refused.status_code == 503
+        assert "retry-after" in refused.headers
+        assert await admin.requests("transit") == calls
+
+
+async def test_stale_answer_is_served_when_the_department_fails(
+    client: httpx.AsyncClient, admin: SandboxAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    who = citizen("stale")
+    fresh = (await invoke(client, BALANCE, who)).json()
+    assert fresh["cache"] == "miss"
+    # Ten minutes later the 300-second answer is no longer fresh, and the department is down.
+    later = time.time() + 600
+    monkeypatch.setattr(time, "time", lambda: later)
+    await admin.fault("provident_fund", error_rate=1.0, status=503)
+    stale = await invoke(client, BALANCE, who)
+    assert stale.status_code == 200
+    assert stale.json()["cache"] == "stale"
+    assert stale.json()["data"] == fresh["data"]
+    assert stale.json()["fetched_at"] == fresh["fetched_at"]
+    # A citizen with nothing cached gets the error, not someone else's answer.
+    other = await invoke(client, BALANCE, citizen("stale-other"))
+    assert other.status_code == 503
+
+
+async def test_concurrent_identical_requests_make_one_upstream_call(
+    client: httpx.AsyncClient, admin: SandboxAdmin
+) -> None:
+    who = citizen("coalesce")
+    await admin.fault("provident_fund", latency_ms=300)
+    responses = await asyncio.gather(*(invoke(client, BALANCE, who) for _ in range(20)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.json()["data"]["balance"] for r in responses}) == 1
+    assert await admin.requests("provident_fund", BALANCE_ROUTE) == 1
+
+
+async def test_cache_never_crosses_citizens(client: httpx.AsyncClient) -> None:
+    alice, bob = citizen("alice"), citizen("bob")
+    first = (await invoke(client, BALANCE, alice)).json()
+    second = (await invoke(client, BALANCE, bob)).json()
+    assert first["data"]["account_no"] == data.provident_fund_account(alice)["accountNo"]
+    assert second["data"]["account_no"] == data.provident_fund_account(bob)["accountNo"]
+    assert second["cache"] == "miss"
+
+
+async def test_level_too_low_names_the_level_needed(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        f"/v1/services/{BALANCE}/invoke",
+        json={},
+        headers={"X-Dev-Citizen": citizen("low"), "X-Dev-Level": "1"},
+    )
+    assert response.status_code == 403
+    problem = response.json()
+    assert problem["code"] == "ASSURANCE_LEVEL_TOO_LOW"
+    assert problem["required_level"] == 2
+    assert problem["current_level"] == 1
+
+
+async def test_bad_parameters_are_refused_before_any_upstream_call(
+    client: httpx.AsyncClient, admin: SandboxAdmin
+) -> None:
+    code = service_for("provident_fund", "withdrawal_apply").code
+    response = await invoke(client, code, citizen("bad-params"), {"amount": "lots"})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_FAILED"
+    fields = {tuple(e["location"]) for e in problem["errors"]}
+    assert ("body", "params", "amount") in fields  # pattern
+    assert ("body", "params") in fields  # "reason" is required
+    assert await admin.requests("provident_fund") == 0
+    malformed = await client.post(
+        f"/v1/services/{code}/invoke",
+        content=b"{not json",
+        headers={"X-Dev-Citizen": citizen("bad-params"), "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 422
+
+
+async def test_department_rejection_carries_its_message(client: httpx.AsyncClient) -> None:
+    code = service_for("provident_fund", "withdrawal_apply").code
+    response = await invoke(
+        client, code, citizen("greedy"), {"reason": "租房", "amount": "99999999.00"}
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "DEPARTMENT_REJECTED"
+    assert problem["detail"] == "提取金额超过账户余额"
+    assert problem["upstream_code"] == "2002"
