@@ -27,7 +27,7 @@ def sample_params(adapter: str, operation: str, who: str) -> dict[str, Any]:
         ("hospital", "slots"): {"department_id": H001_DEPARTMENT, "date": "2026-10-31"},
         ("hospital", "book"): {"slot_id": SLOT["slotId"]},
         ("hospital", "cancel_appointment"): {"appointment_id": "GH-NONE"},
-        ("hrss", "employment_registration"): {"employer": "合肥某科技公司", "start_date": "2026-12-01"},
+        ("hrss", "employment_registration"): {"employer": "某科技", "start_date": "2026-12-01"},
         ("hrss", "pay"): {"bill_no": bills[0]["BillNo"]},
         ("provident_fund", "withdrawal_apply"): {"reason": "租房", "amount": "1.00"},
         ("traffic_police", "pay"): {"fine_no": fines[0]["fineNo"]},
