@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 import stamina
 
@@ -27,6 +29,21 @@ from integrations.base import (
     OperationInfo,
 )
 from integrations.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker, SharedState
+
+# The formats operation schemas use, checked the same way by both validators.
+_FORMATS: dict[str, Callable[[str], bool]] = {"date": lambda v: _is_date(v)}
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def _generic_error() -> dict[str, Any]:
+    return {"location": ["body", "params"], "message": "invalid parameters", "type": "schema"}
 
 
 @dataclass
@@ -51,7 +68,7 @@ class Invoker:
         self._concurrency = dict(concurrency or {})
         self._default_concurrency = default_concurrency
         self._departments: dict[str, _Department] = {}
-        self._validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+        self._checks: dict[tuple[str, str], Callable[[Any], Any]] = {}
 
     def breaker(self, adapter_id: str) -> CircuitBreaker:
         return self._department(adapter_id).breaker
@@ -70,11 +87,20 @@ class Invoker:
         """Check parameters against the operation's schema; raises ``InvalidParameters``."""
         _, info = self.registry.operation(adapter_id, operation)
         key = (adapter_id, operation)
-        validator = self._validators.get(key)
-        if validator is None:
-            cls = jsonschema.validators.validator_for(info.params_schema)
-            validator = cls(info.params_schema, format_checker=cls.FORMAT_CHECKER)
-            self._validators[key] = validator
+        check = self._checks.get(key)
+        if check is None:
+            # fastjsonschema compiles the schema to Python: ~1 µs a check instead of tens.
+            check = self._checks[key] = fastjsonschema.compile(
+                dict(info.params_schema), formats=_FORMATS
+            )
+        try:
+            check(params)
+            return info
+        except fastjsonschema.JsonSchemaException:
+            pass
+        # Invalid: jsonschema lists every error with its path, for the problem response.
+        cls = jsonschema.validators.validator_for(info.params_schema)
+        validator = cls(info.params_schema, format_checker=cls.FORMAT_CHECKER)
         errors = [
             {
                 "location": ["body", "params", *[str(p) for p in e.absolute_path]],
@@ -83,9 +109,7 @@ class Invoker:
             }
             for e in validator.iter_errors(dict(params))
         ]
-        if errors:
-            raise InvalidParameters(adapter_id, operation, errors)
-        return info
+        raise InvalidParameters(adapter_id, operation, errors or [_generic_error()])
 
     async def call(
         self,
@@ -106,11 +130,14 @@ class Invoker:
             raise AdapterUnavailable(
                 adapter_id, operation, "circuit breaker open", retry_after=exc.retry_after
             ) from exc
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                await department.slots.acquire()
-        except TimeoutError as exc:
-            raise AdapterTimeout(adapter_id, operation, "no free slot before the deadline") from exc
+        if department.slots.locked():  # only wait (with a timeout) when the department is busy
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await department.slots.acquire()
+            except TimeoutError as exc:
+                raise AdapterTimeout(adapter_id, operation, "no free slot before deadline") from exc
+        else:
+            await department.slots.acquire()
         try:
             result = await self._attempts(
                 adapter, info, params, caller, deadline, department, trial

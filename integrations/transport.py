@@ -12,6 +12,7 @@ the response size that stops reading as soon as it is exceeded.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,7 +31,7 @@ class OutgoingRequest:
 @dataclass(frozen=True)
 class IncomingResponse:
     status: int
-    headers: dict[str, str]  # lower-case names
+    headers: dict[str, str]  # lower-case names; the aiohttp transport keeps only a few
     body: bytes
 
     @property
@@ -93,19 +94,22 @@ class AiohttpTransport:
     ) -> IncomingResponse:
         session = self._get_session()
         try:
-            async with asyncio.timeout(timeout):
-                async with session.request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    data=request.body,
-                    allow_redirects=False,
-                ) as response:
-                    if (response.content_length or 0) > max_bytes:
-                        raise TransportError("too_large", f"declared {response.content_length}")
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                length = response.content_length
+                if length is not None and length > max_bytes:
+                    raise TransportError("too_large", f"declared {length}")
+                if length is not None:
+                    body = await response.read()  # bounded by the declared length just checked
+                else:
                     body = await _read_capped(response.content, max_bytes)
-                    headers = {k.lower(): v for k, v in response.headers.items()}
-                    return IncomingResponse(response.status, headers, body)
+                return IncomingResponse(response.status, _wanted_headers(response.headers), body)
         except TimeoutError as exc:
             raise TransportError("timeout", f"no answer within {timeout:.3f}s") from exc
         except aiohttp.ClientConnectionError as exc:
@@ -117,6 +121,14 @@ class AiohttpTransport:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+# The reply headers adapters look at; copying all of them costs on every call.
+_WANTED = ("content-type", "retry-after", "location")
+
+
+def _wanted_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: headers[name] for name in _WANTED if name in headers}
 
 
 async def _read_capped(stream: aiohttp.StreamReader, max_bytes: int) -> bytes:
