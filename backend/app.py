@@ -28,6 +28,7 @@ from backend.settings import Settings, get_settings
 from integrations.breaker import BreakerPolicy
 from integrations.invoker import Invoker
 from integrations.loader import load_registry
+from integrations.spec import StrictVariables
 from integrations.transport import AiohttpTransport
 
 API_VERSION = "0.1.0"
@@ -54,7 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kv = kv_from_url(settings.redis_url, namespace=settings.kv_namespace)
         # The one outgoing HTTP client of this worker (aiohttp: see integrations/transport.py).
         transport = AiohttpTransport(max_connections=settings.http_max_connections)
-        registry = load_registry(transport, {**os.environ, **settings.adapter_variables})
+        variables = {**os.environ, **settings.adapter_variables}
+        # Production never falls back to a spec's sandbox defaults.
+        if settings.env == "production":
+            variables = StrictVariables(variables)
+        registry = load_registry(transport, variables)
         invoker = Invoker(
             registry,
             kv,

@@ -111,6 +111,11 @@ class AdapterSpec:
     raw: Mapping[str, Any]  # the validated document, secrets included: never return it to users
 
 
+class StrictVariables(dict[str, str]):
+    """Variables for production: a spec's ``${VAR:-default}`` defaults (sandbox URLs and
+    development keys) are refused, so every department must be configured explicitly."""
+
+
 def expand_variables(value: Any, variables: Mapping[str, str], path: str = "") -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed document."""
     if isinstance(value, str):
@@ -119,7 +124,7 @@ def expand_variables(value: Any, variables: Mapping[str, str], path: str = "") -
             name, default = match.group(1), match.group(2)
             if name in variables:
                 return variables[name]
-            if default is not None:
+            if default is not None and not isinstance(variables, StrictVariables):
                 return default
             raise SpecError("<spec>", [SpecProblem(path or "/", "variable", f"${{{name}}} unset")])
 

@@ -25,7 +25,7 @@ from integrations.base import (
 )
 from integrations.http_adapter import SpecAdapter
 from integrations.loader import DEPARTMENTS_DIR
-from integrations.spec import SpecError, load_spec_file, parse_spec
+from integrations.spec import SpecError, StrictVariables, load_spec_file, parse_spec
 from integrations.transport import HttpxTransport
 
 CALLER = Caller(subject="s1", assurance_level=2, id_number="340104199003072019", name="张三")
@@ -262,6 +262,12 @@ def test_variables_fill_the_spec_and_unset_ones_are_named() -> None:
     assert parse_spec(spec, {}).base_url == "http://127.0.0.1:1"
     with pytest.raises(SpecError, match="MISSING_URL"):
         parse_spec(_minimal_spec(base_url="${MISSING_URL}"), {})
+    # Production refuses the sandbox defaults: every department is configured explicitly.
+    with pytest.raises(SpecError, match="DEMO_URL"):
+        parse_spec(spec, StrictVariables({}))
+    assert parse_spec(spec, StrictVariables({"DEMO_URL": "https://gjj.example"})).base_url == (
+        "https://gjj.example"
+    )
 
 
 def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
