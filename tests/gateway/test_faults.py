@@ -182,3 +182,21 @@ async def test_department_rejection_carries_its_message(client: httpx.AsyncClien
     assert problem["code"] == "DEPARTMENT_REJECTED"
     assert problem["detail"] == "提取金额超过账户余额"
     assert problem["upstream_code"] == "2002"
+
+
+async def test_idempotent_reads_are_retried_writes_are_not(
+    client: httpx.AsyncClient, admin: SandboxAdmin
+) -> None:
+    # Every second request fails: a read retries once and succeeds; a write is tried once.
+    await admin.fault("provident_fund", error_rate=0.5, status=503)
+    loans = service_for("provident_fund", "loans").code
+    first = await invoke(client, loans, citizen("retry-a"))
+    second = await invoke(client, loans, citizen("retry-b"))
+    assert first.status_code == 200 and second.status_code == 200, second.text
+    assert await admin.requests("provident_fund", "GET /openapi/gjj/loans") == 3
+
+    await admin.fault("provident_fund", error_rate=1.0, status=503)
+    withdraw = service_for("provident_fund", "withdrawal_apply").code
+    response = await invoke(client, withdraw, citizen("retry-w"), {"reason": "租房", "amount": "1"})
+    assert response.status_code == 503
+    assert await admin.requests("provident_fund", "POST /openapi/gjj/withdrawals") == 1
