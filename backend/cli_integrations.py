@@ -19,6 +19,9 @@ def sandbox(
     port_base: Annotated[
         int | None, typer.Option(help="First port (default: each department's dev port)")
     ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 in a container)")] = (
+        "127.0.0.1"
+    ),
 ) -> None:
     """Run the simulated department systems in the foreground."""
     from integrations.sandbox import DEFAULT_PORTS, run_sandbox_forever
@@ -26,7 +29,7 @@ def sandbox(
     ports = None
     if port_base is not None:
         ports = {name: port_base + i for i, name in enumerate(DEFAULT_PORTS)}
-    run_sandbox_forever(ports)
+    run_sandbox_forever(ports, host)
 
 
 @adapters_app.command("check")
