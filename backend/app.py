@@ -73,10 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = db.session_factory(engine)
         app.state.kv = kv
-        app.state.transport = transport
-        app.state.gateway = Gateway(
-            invoker, AnswerCache(kv, settings.gateway_stale_seconds), settings.invoke_timeout
-        )
+        app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds))
         catalog = CatalogStore(app.state.sessions)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)

@@ -25,15 +25,15 @@ async def request_deadline(
         ),
     ] = None,
 ) -> float:
-    """The ``time.monotonic()`` by which the answer must be ready, propagated to departments."""
-    budget: float = request.app.state.settings.invoke_timeout
-    if x_timeout_ms is not None:
-        budget = min(budget, x_timeout_ms / 1000)
-    return time.monotonic() + budget
+    """The deadline as a dependency; the header is declared here for the OpenAPI document."""
+    return deadline_from(request)
 
 
 def deadline_from(request: Request) -> float:
-    """``request_deadline`` for routes that read headers themselves (the invoke hot path)."""
+    """The ``time.monotonic()`` by which the answer must be ready, propagated to departments.
+
+    ``X-Timeout-Ms`` (the client's remaining budget) can only shorten the configured one.
+    """
     budget: float = request.app.state.settings.invoke_timeout
     header = request.headers.get("x-timeout-ms")
     if header is not None:

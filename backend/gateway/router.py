@@ -74,6 +74,7 @@ INVOKE_REQUEST_BODY: dict[str, Any] = {
         "通过部门系统适配器调用服务；查询结果按市民缓存，部门故障时返回近期缓存（stale）。"
         " Calls the department's system for this service. Query answers are cached per citizen;"
         " when the department fails a recent answer is served marked `stale`."
+        " An `X-Timeout-Ms` header (50–60000) shortens the time budget of the call."
     ),
     responses=problem_responses(
         ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *_ADAPTER_PROBLEMS

@@ -104,10 +104,9 @@ def problem_for(exc: AdapterError) -> AppError:
 
 
 class Gateway:
-    def __init__(self, invoker: Invoker, cache: AnswerCache, default_timeout: float) -> None:
+    def __init__(self, invoker: Invoker, cache: AnswerCache) -> None:
         self.invoker = invoker
         self.cache = cache
-        self.default_timeout = default_timeout
         self._coalescer = Coalescer()
         self._sources: dict[tuple[str, str], bytes] = {}
 
