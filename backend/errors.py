@@ -143,8 +143,8 @@ def problem_response(
     )
 
 
-async def _handle_app_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def render_app_error(request: Request, exc: AppError) -> JSONResponse:
+    """The problem response for an ``AppError`` (also used outside FastAPI's handlers)."""
     return problem_response(
         request,
         status=exc.status,
@@ -213,6 +213,11 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         title_zh=AppError.title_zh,
         title_en=AppError.title_en,
     )
+
+
+async def _handle_app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return render_app_error(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

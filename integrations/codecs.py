@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
+import orjson
 from defusedxml import DefusedXmlException
 
 from integrations.transport import IncomingResponse
@@ -37,10 +38,7 @@ def encode_body(
 ) -> tuple[bytes, str]:
     """(body, content type) for a request body of format ``json``, ``form`` or ``xml``."""
     if fmt == "json":
-        return (
-            json.dumps(fields or {}, ensure_ascii=False, separators=(",", ":")).encode(),
-            "application/json; charset=utf-8",
-        )
+        return orjson.dumps(fields or {}), "application/json; charset=utf-8"
     if fmt == "form":
         pairs = [(k, _scalar_text(v)) for k, v in (fields or {}).items()]
         return urlencode(pairs).encode(), "application/x-www-form-urlencoded"
@@ -58,12 +56,19 @@ def decode_response(
     separator: str = "|",
 ) -> Any:
     """Decode a reply of format ``json``, ``xml``, ``kv_text`` or ``text``."""
-    text = _text(response.body, response.charset or charset or "utf-8")
+    declared = response.charset or charset or "utf-8"
+    if fmt == "json" and declared.lower() in ("utf-8", "utf8"):
+        # orjson reads the bytes directly and refuses invalid UTF-8 itself: no decode step.
+        try:
+            return orjson.loads(response.body)
+        except orjson.JSONDecodeError as exc:
+            raise DecodeError(f"not JSON: {exc}") from exc
+    text = _text(response.body, declared)
     if fmt == "json":
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DecodeError(f"not JSON: {exc.msg} at {exc.pos}") from exc
+            return orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise DecodeError(f"not JSON: {exc}") from exc
     if fmt == "xml":
         return xml_to_data(text, list_tags=frozenset(list_tags))
     if fmt == "kv_text":

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 import structlog
 
 from backend.kv import KV, KVError
@@ -29,7 +30,7 @@ T = TypeVar("T")
 
 
 def encode_data(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(data)  # compact, UTF-8, several times faster than json.dumps
 
 
 @dataclass(frozen=True)
