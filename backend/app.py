@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -113,7 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(gateway_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        access_log=logging.getLevelName(settings.log_level.upper()) <= logging.INFO,
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -97,9 +97,11 @@ class Metrics:
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, *, access_log: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        # Decided once: building a log call that the level filters out still costs.
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,15 +136,16 @@ class ObservabilityMiddleware:
             route = _route_template(scope)
             method = scope["method"]
             self.metrics.observe(route, method, status, duration)
-            # The path's template, never the raw path or query string: those may carry
-            # ID numbers or phone numbers.
-            log.info(
-                "request",
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=round(duration * 1000, 2),
-            )
+            if self.access_log:
+                # The path's template, never the raw path or query string: those may carry
+                # ID numbers or phone numbers.
+                log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(duration * 1000, 2),
+                )
             reset_request_id(token)
 
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import jsonschema
 import yaml
-from jmespath.parser import ParsedResult
 
 from integrations.base import OperationInfo
 from integrations.expressions import (
     CompiledMapping,
+    Expression,
     ExpressionError,
     Template,
     compile_expression,
@@ -71,8 +71,8 @@ class Pagination:
     size_param: str | None
     first_page: int
     size: int
-    items: ParsedResult
-    total: ParsedResult
+    items: Expression
+    total: Expression
     max_pages: int
 
 
@@ -87,11 +87,11 @@ class OperationSpec:
     body_template: Template | None
     request_format: str
     response: ResponseFormat
-    success: ParsedResult | None
-    error_code: ParsedResult | None
-    error_message: ParsedResult | None
+    success: Expression | None
+    error_code: Expression | None
+    error_message: Expression | None
     operational_codes: frozenset[str]
-    result: ParsedResult
+    result: Expression
     requires: tuple[str, ...]
     paginate: Pagination | None
     skip_auth: bool = False
@@ -188,7 +188,7 @@ def parse_spec(document: Any, variables: Mapping[str, str]) -> AdapterSpec:
     )
 
 
-def _optional(source: str | None) -> ParsedResult | None:
+def _optional(source: str | None) -> Expression | None:
     return compile_expression(source) if source else None
 
 

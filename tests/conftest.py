@@ -127,21 +127,21 @@ def make_settings(
     sandbox: SandboxHandle | None = None,
     **overrides: Any,
 ) -> Settings:
-    return Settings(
-        env="test",
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        redis_url=redis_url,
-        kv_namespace=f"test-{uuid.uuid4().hex[:12]}",
-        auto_migrate=True,
-        log_json=True,
-        log_level="WARNING",
+    values: dict[str, Any] = {
+        "env": "test",
+        "var_dir": tmp_path / "var",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "kv_namespace": f"test-{uuid.uuid4().hex[:12]}",
+        "auto_migrate": True,
+        "log_json": True,
+        "log_level": "WARNING",
         # Departments that are not running get a port nothing listens on, never a dev port.
-        adapter_variables=sandbox_variables(sandbox) if sandbox else UNREACHABLE_DEPARTMENTS,
-        breaker_failure_threshold=3,
-        breaker_open_seconds=1.0,
-        **overrides,
-    )
+        "adapter_variables": sandbox_variables(sandbox) if sandbox else UNREACHABLE_DEPARTMENTS,
+        "breaker_failure_threshold": 3,
+        "breaker_open_seconds": 1.0,
+    }
+    return Settings(**(values | overrides))
 
 
 @asynccontextmanager

@@ -80,20 +80,17 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
 
 
 async def test_access_log_is_json_without_query_strings(
-    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Raised to INFO for this test: the fixtures log at WARNING to keep output short.
-    import structlog
-
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(20), cache_logger_on_first_use=False
-    )
-    capsys.readouterr()
-    await client.get(
-        "/v1/services",
-        params={"q": "340104199001011234"},
-        headers={"X-Request-ID": "log-test-000001"},
-    )
+    # Access logs are written at INFO; the other tests run at WARNING to keep output short.
+    settings = make_settings(tmp_path, None, None, log_level="INFO")
+    async with running_app(settings) as (_, client):
+        capsys.readouterr()
+        await client.get(
+            "/v1/services",
+            params={"q": "340104199001011234"},
+            headers={"X-Request-ID": "log-test-000001"},
+        )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     entry = next(line for line in lines if line.get("event") == "request")
     assert entry["request_id"] == "log-test-000001"

@@ -50,7 +50,8 @@ def cache_key(subject: str, adapter: str, operation: str, params: Mapping[str, A
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    """UTC now as ISO 8601 with milliseconds and ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class AnswerCache:

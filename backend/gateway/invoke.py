@@ -11,10 +11,10 @@ one implementation. Measured in bench/gateway_invoke.py.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,8 +33,8 @@ async def invoke_params(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise ValidationFailed(
             "The body is not valid JSON",
             errors=[{"location": ["body"], "message": "invalid JSON", "type": "json_invalid"}],

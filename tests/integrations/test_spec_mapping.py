@@ -277,3 +277,37 @@ def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
         load_spec_file(path, {})
     assert str(refused.value).startswith(str(path))
     assert refused.value.problems[0].path == "/id"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "code",
+        "data.balance",
+        "a.b.c",
+        "data.{x: x, y: nested.y, z: `5`}",
+        "'literal'",
+        "missing.deeper",
+        "list.field",
+        "code == '0000'",
+        "data[].x",
+        "to_number(n)",
+    ],
+)
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"code": "0000", "data": {"balance": "1.00", "x": 1, "nested": {"y": None}}, "n": "5"},
+        {"a": {"b": {"c": [1]}}, "list": [{"field": 1}], "data": [{"x": 1}, {"x": 2}]},
+        {"data": None, "code": 0},
+        {},
+        [],
+        None,
+    ],
+)
+def test_compiled_expressions_agree_with_jmespath(source: str, document: Any) -> None:
+    import jmespath
+
+    from integrations.expressions import compile_expression, evaluate
+
+    assert evaluate(compile_expression(source), document) == jmespath.search(source, document)
