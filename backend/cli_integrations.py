@@ -22,13 +22,20 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 in a container)")] = (
         "127.0.0.1"
     ),
+    department: Annotated[
+        list[str] | None, typer.Option(help="Only these departments (repeatable)")
+    ] = None,
 ) -> None:
     """Run the simulated department systems in the foreground."""
     from integrations.sandbox import DEFAULT_PORTS, run_sandbox_forever
 
-    ports = None
-    if port_base is not None:
-        ports = {name: port_base + i for i, name in enumerate(DEFAULT_PORTS)}
+    base = {name: (port_base + i if port_base else port) for i, (name, port) in enumerate(
+        DEFAULT_PORTS.items()
+    )}  # fmt: skip
+    unknown = set(department or ()) - set(base)
+    if unknown:
+        raise typer.BadParameter(f"unknown department(s): {', '.join(sorted(unknown))}")
+    ports = {name: port for name, port in base.items() if not department or name in department}
     run_sandbox_forever(ports, host)
 
 

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/gateway_overview.py [--rounds 3] [--requests 40]
 
-The sandbox departments run with injected latency (hrss 40 ms, provident fund 50 ms,
-traffic police 55 ms, hospital 60 ms: six calls behind the six sections). Each
+The sandbox departments (one process each) run with injected latency (hrss 40 ms,
+provident fund 50 ms, traffic police 55 ms, hospital 60 ms: six calls behind the six
+sections). Each
 request is for a different citizen, so nothing is answered from the cache. The
 baseline in the same run is the slowest department called directly. Reported:
 median over rounds of p50/p99, and, with the hospital hung, the answer time and
@@ -26,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import free_port, uvicorn_server, wait_for_port
+from bench.harness import free_port_block, uvicorn_server, wait_for_port
 from integrations.sandbox import DEFAULT_PORTS, data
 
 LATENCY_MS = {"hrss": 40, "provident_fund": 50, "traffic_police": 55, "hospital": 60}
@@ -39,25 +40,33 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 @contextmanager
-def sandbox_process() -> Iterator[dict[str, str]]:
-    """The sandbox in its own process, so its CPU does not queue behind the client's."""
-    base = free_port()
+def sandbox_processes() -> Iterator[dict[str, str]]:
+    """One process per department, as real departments are separate systems: their CPU
+    work does not queue behind each other's or behind the client's."""
+    base = free_port_block(len(DEFAULT_PORTS))
     ports = {name: base + i for i, name in enumerate(DEFAULT_PORTS)}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "sandbox", "--port-base", str(base)],
-        stdout=subprocess.DEVNULL,
-    )
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "sandbox", "--port-base", str(base),
+             "--department", name],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in DEFAULT_PORTS
+    ]  # fmt: skip
     try:
         for port in ports.values():
             wait_for_port(port)
         yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     finally:
-        child.terminate()
-        child.wait(timeout=10)
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
 
 
 def main(rounds: int, requests: int) -> None:
-    with sandbox_process() as urls:
+    with sandbox_processes() as urls:
         run(urls, rounds, requests)
 
 

@@ -25,6 +25,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_block(count: int, start: int = 21000) -> int:
+    """First port of ``count`` consecutive free ports below the kernel's ephemeral range
+    (where an outgoing connection could take one between the check and the bind)."""
+    for base in range(start, 32000 - count, count):
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports")
+
+
 def wait_for_port(port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -75,10 +75,12 @@ async def invoke_service(code: str, request: Request) -> Response:
 )
 async def overview(
     request: Request, gateway: GatewayDep, caller: CurrentCaller, deadline: DeadlineDep
-) -> Overview:
+) -> Response:
     require_level(caller, 2)
     budget = min(request.app.state.settings.overview_deadline, deadline - time.monotonic())
-    return await build_overview(gateway, caller, budget)
+    result = await build_overview(gateway, caller, budget)
+    # Serialized here: FastAPI would validate the model it was just built from again.
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 invoke_route = next(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 
 from backend.catalog.schemas import ServiceDetail
@@ -54,7 +54,7 @@ class Answer:
 
     @property
     def data(self) -> Any:
-        return json.loads(self.data_json)
+        return orjson.loads(self.data_json)
 
     def render(self, source_json: bytes) -> bytes:
         """The ``InvokeResponse`` JSON, composed from the stored bytes (no re-serializing)."""
