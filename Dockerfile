@@ -13,7 +13,8 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HEFEITONG_ENV=production HEFEITONG_VAR_DIR=/var/lib/hefeitong
 RUN groupadd --system hefeitong && useradd --system --gid hefeitong --home /app hefeitong \
-    && mkdir -p /var/lib/hefeitong && chown hefeitong:hefeitong /var/lib/hefeitong
+    && mkdir -p /var/lib/hefeitong /run/secrets/hefeitong-keys \
+    && chown hefeitong:hefeitong /var/lib/hefeitong /run/secrets/hefeitong-keys
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /app

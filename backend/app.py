@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pwdlib import PasswordHash
 
 from backend import db
 from backend.catalog.router import router as catalog_router
@@ -24,7 +25,13 @@ from backend.gateway.router import router as gateway_router
 from backend.gateway.schemas import InvokeRequest
 from backend.gateway.service import Gateway
 from backend.health import router as health_router
-from backend.kv import kv_from_url
+from backend.identity.keys import KeyStore
+from backend.identity.pii import PiiCipher
+from backend.identity.ratelimit import RateLimits
+from backend.identity.router import auth_router, jwks_router, me_router
+from backend.identity.service import Identity
+from backend.identity.tokens import TokenService
+from backend.kv import KV, kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
 from backend.openapi_components import add_component_schemas
@@ -37,6 +44,29 @@ from integrations.transport import AiohttpTransport
 
 API_VERSION = "0.1.0"
 CATALOG_WATCH_SECONDS = 5.0
+
+
+def build_identity(settings: Settings, kv: KV, invoker: Invoker) -> Identity:
+    keys = KeyStore(settings.key_dir, publish_retired_for=settings.access_token_ttl + 300)
+    # Development generates its first key; production needs `hefeitong keys rotate` run once.
+    keys.load(create=settings.signing_key_dir is None)
+    return Identity(
+        pii=PiiCipher.from_config(
+            settings.pii_keys, settings.pii_index_key, secret=settings.secret_key
+        ),
+        tokens=TokenService(
+            keys,
+            kv,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl=settings.access_token_ttl,
+        ),
+        limits=RateLimits(settings.redis_url, settings.kv_namespace, settings.sms_limit_per_phone),
+        kv=kv,
+        invoker=invoker,
+        refresh_ttl=settings.refresh_token_ttl,
+        passwords=PasswordHash.recommended(),
+    )
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -78,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = db.session_factory(engine)
         app.state.kv = kv
         app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds))
+        app.state.identity = build_identity(settings, kv, invoker)
         catalog = CatalogStore(app.state.sessions)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
@@ -112,6 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(catalog_router)
     app.include_router(gateway_router)
+    app.include_router(auth_router)
+    app.include_router(me_router)
+    app.include_router(jwks_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)
     app.add_middleware(

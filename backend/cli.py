@@ -26,6 +26,8 @@ openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(adapters_app, name="adapters")
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 app.command()(sandbox)
 
 console = Console()
@@ -73,7 +75,7 @@ def sandbox_departments(enabled: bool) -> Iterator[None]:
         return
     from integrations.sandbox import DEFAULT_PORTS
 
-    child = subprocess.Popen([sys.executable, "-m", "backend.cli", "sandbox"])
+    child = subprocess.Popen([sys.executable, "-m", "backend.cli", "sandbox", "--exit-with-parent"])
     try:
         _wait_for_ports(DEFAULT_PORTS.values(), child)
         console.print(
@@ -148,6 +150,23 @@ async def _replace_catalog(catalog: CatalogFile, source: str, sha: str) -> int:
             return await replace_catalog(session, catalog, source=source, source_sha256=sha)
     finally:
         await engine.dispose()
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    if_missing: Annotated[
+        bool, typer.Option(help="Only create a first key when there is none (deploy step)")
+    ] = False,
+) -> None:
+    """Make a new signing key current; the previous one stays published until its tokens expire."""
+    from backend.identity.keys import INDEX, rotate
+
+    directory = get_settings().key_dir
+    if if_missing and (directory / INDEX).exists():
+        console.print(f"signing keys already present in {directory}")
+        return
+    kid = rotate(directory)
+    console.print(f"new signing key {kid} in {directory}; running servers pick it up within 5 s")
 
 
 @openapi_app.command("export")

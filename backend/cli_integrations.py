@@ -25,6 +25,9 @@ def sandbox(
     department: Annotated[
         list[str] | None, typer.Option(help="Only these departments (repeatable)")
     ] = None,
+    exit_with_parent: Annotated[
+        bool, typer.Option(hidden=True, help="Stop when the starting process is gone")
+    ] = False,
 ) -> None:
     """Run the simulated department systems in the foreground."""
     from integrations.sandbox import DEFAULT_PORTS, run_sandbox_forever
@@ -36,7 +39,7 @@ def sandbox(
     if unknown:
         raise typer.BadParameter(f"unknown department(s): {', '.join(sorted(unknown))}")
     ports = {name: port for name, port in base.items() if not department or name in department}
-    run_sandbox_forever(ports, host)
+    run_sandbox_forever(ports, host, exit_with_parent=exit_with_parent)
 
 
 @adapters_app.command("check")

@@ -1,5 +1,6 @@
 """Imports every feature's tables, so SQLModel.metadata is complete for Alembic and tests."""
 
 from backend.catalog import models as catalog_models
+from backend.identity import models as identity_models
 
-__all__ = ["catalog_models"]
+__all__ = ["catalog_models", "identity_models"]

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     kv_namespace: str = "hft"
     secret_key: str = DEV_SECRET
     signing_key_dir: Path | None = None
+    # Personal data at rest: "kid:base64key,..." (last is current) and the lookup-hash key.
+    pii_keys: str | None = None
+    pii_index_key: str | None = None
+    token_issuer: str = "http://localhost:8000"
+    token_audience: str = "hefeitong-app"
+    access_token_ttl: float = 900.0
+    # SMS codes per phone number, as `limits` rules separated by ";".
+    sms_limit_per_phone: str = "1/minute;10/day"
+    refresh_token_ttl: float = 30 * 86_400.0
     log_level: str = "INFO"
     log_json: bool = True
     # Outgoing HTTP (departments): one shared client per worker with explicit limits.
@@ -65,6 +74,10 @@ class Settings(BaseSettings):
         return self.database_url is None
 
     @property
+    def key_dir(self) -> Path:
+        return self.signing_key_dir or self.var_dir / "keys"
+
+    @property
     def should_start_sandbox(self) -> bool:
         return self.is_embedded if self.sandbox is None else self.sandbox
 
@@ -90,6 +103,11 @@ class Settings(BaseSettings):
         if self.signing_key_dir is None:
             problems.append(
                 "HEFEITONG_SIGNING_KEY_DIR is not set (would generate development signing keys)"
+            )
+        if not self.pii_keys or not self.pii_index_key:
+            problems.append(
+                "HEFEITONG_PII_KEYS / HEFEITONG_PII_INDEX_KEY are not set (would derive "
+                "personal-data keys from the secret key)"
             )
         if problems:
             raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))

@@ -48,7 +48,7 @@ def sandbox_processes() -> Iterator[dict[str, str]]:
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "sandbox", "--port-base", str(base),
-             "--department", name],
+             "--department", name, "--exit-with-parent"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

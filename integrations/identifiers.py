@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_ID_NUMBER = re.compile(r"^[1-9]\d{16}[\dX]$")
+_ID_NUMBER = re.compile(r"^[1-9][0-9]{16}[0-9X]$")  # ASCII only: \d also matches other digits
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 

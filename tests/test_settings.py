@@ -41,6 +41,7 @@ def test_production_refuses_dev_defaults_naming_each_variable(
         "HEFEITONG_REDIS_URL",
         "HEFEITONG_SECRET_KEY",
         "HEFEITONG_SIGNING_KEY_DIR",
+        "HEFEITONG_PII_KEYS",
     ):
         assert name in message
 
@@ -51,4 +52,6 @@ def test_production_with_real_settings_starts(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HEFEITONG_REDIS_URL", "redis://cache:6379/0")
     monkeypatch.setenv("HEFEITONG_SECRET_KEY", "x" * 48)
     monkeypatch.setenv("HEFEITONG_SIGNING_KEY_DIR", "/run/secrets/keys")
+    monkeypatch.setenv("HEFEITONG_PII_KEYS", "k1:" + "A" * 43 + "=")
+    monkeypatch.setenv("HEFEITONG_PII_INDEX_KEY", "B" * 43 + "=")
     Settings().check_safe()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -20,6 +21,7 @@ from . import (
     housing_registry,
     hrss,
     identity_check,
+    mini_program,
     provident_fund,
     sms,
     traffic_police,
@@ -37,6 +39,7 @@ DEPARTMENTS: tuple[str, ...] = (
     "transit",
     "housing_registry",
     "sms",
+    "mini_program",
 )
 DEFAULT_PORTS: dict[str, int] = {name: 18101 + i for i, name in enumerate(DEPARTMENTS)}
 FACTORIES: dict[str, Callable[[], web.Application]] = {
@@ -50,6 +53,7 @@ FACTORIES: dict[str, Callable[[], web.Application]] = {
     "transit": transit.create_app,
     "housing_registry": housing_registry.create_app,
     "sms": sms.create_app,
+    "mini_program": mini_program.create_app,
 }
 # In-flight requests get this long on stop; a "hang" fault would otherwise hold
 # shutdown for aiohttp's default 60 s.
@@ -205,13 +209,31 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.close()
 
 
-def run_sandbox_forever(ports: Mapping[str, int] | None = None, host: str = "127.0.0.1") -> None:
-    """Serve in the foreground until Ctrl-C or SIGTERM (the ``hefeitong sandbox`` command)."""
+async def _exit_when_orphaned(done: asyncio.Event) -> None:
+    parent = os.getppid()
+    # Polled: "my parent died" has no portable event (prctl's death signal is Linux-only).
+    while os.getppid() == parent:  # noqa: ASYNC110
+        await asyncio.sleep(1)
+    done.set()
+
+
+def run_sandbox_forever(
+    ports: Mapping[str, int] | None = None,
+    host: str = "127.0.0.1",
+    *,
+    exit_with_parent: bool = False,
+) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM (the ``hefeitong sandbox`` command).
+
+    ``exit_with_parent``: also stop when the process that started us is gone, so a
+    server killed without cleaning up does not leave the departments holding their ports.
+    """
 
     async def main() -> None:
         sandbox = await start_sandbox(ports, host)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
+        background = [asyncio.create_task(_exit_when_orphaned(done))] if exit_with_parent else []
         for signum in (signal.SIGINT, signal.SIGTERM):
             # Not the main thread, or Windows: Ctrl-C then arrives as KeyboardInterrupt.
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -222,6 +244,8 @@ def run_sandbox_forever(ports: Mapping[str, int] | None = None, host: str = "127
         try:
             await done.wait()
         finally:
+            for task in background:
+                task.cancel()
             await sandbox.stop()
             print("沙箱已停止。", file=sys.stderr, flush=True)
 

@@ -26,6 +26,12 @@ SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
     "transit": {"api_key": "sandbox-transit-key"},
     "housing_registry": {"api_key": "sandbox-housing-key"},
     "sms": {"api_key": "sandbox-sms-key"},
+    "mini_program": {
+        "wechat_app_id": "wx-sandbox-hefeitong",
+        "wechat_app_secret": "sandbox-wx-secret",
+        "alipay_app_id": "alipay-sandbox-hefeitong",
+        "alipay_app_secret": "sandbox-alipay-secret",
+    },
 }
 
 CHINA_TZ = timezone(timedelta(hours=8))

@@ -32,6 +32,7 @@ def test_fixed_dev_ports_and_credentials_cover_every_department() -> None:
         "transit": 18108,
         "housing_registry": 18109,
         "sms": 18110,
+        "mini_program": 18111,
     }
     assert set(SANDBOX_CREDENTIALS) == set(DEPARTMENTS)
 

@@ -1,0 +1,71 @@
+"""Identity tables. Personal data is stored encrypted, with keyed hashes for lookup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.ids import uuid7
+
+
+def _utc_column(nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Citizen(SQLModel, table=True):
+    __tablename__ = "identity_citizen"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    phone_enc: str
+    phone_hash: str = Field(unique=True, index=True, max_length=64)
+    password_hash: str | None = None
+    name_enc: str | None = None
+    id_number_enc: str | None = None
+    # Unique: one national ID number belongs to one account.
+    id_number_hash: str | None = Field(default=None, unique=True, max_length=64)
+    assurance_level: int = 1
+    created_at: datetime = Field(sa_column=_utc_column())
+    updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class MiniProgramBinding(SQLModel, table=True):
+    """A WeChat or Alipay mini-program user, bound to an account by phone verification."""
+
+    __tablename__ = "identity_mini_program_binding"
+    __table_args__ = (UniqueConstraint("platform", "openid"),)
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    platform: str = Field(max_length=16)
+    openid: str = Field(max_length=128)
+    unionid: str | None = Field(default=None, max_length=128)
+    citizen_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class AuthSession(SQLModel, table=True):
+    """One signed-in device: the family of its refresh tokens."""
+
+    __tablename__ = "identity_session"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    citizen_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    client: str = Field(max_length=32)  # app | mini_program | web
+    device: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=_utc_column())
+    last_used_at: datetime = Field(sa_column=_utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    revoked_reason: str | None = Field(default=None, max_length=32)
+
+
+class RefreshToken(SQLModel, table=True):
+    """A refresh token, stored as its SHA-256; each is used once and replaced."""
+
+    __tablename__ = "identity_refresh_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(foreign_key="identity_session.id", index=True, max_length=36)
+    issued_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

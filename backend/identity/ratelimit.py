@@ -1,0 +1,51 @@
+"""Rate limits on the KV backend's store (``limits``): in-process or Redis, like the KV."""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItem, parse, parse_many
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+# Moving windows: "1 per minute" must mean 60 s between sends, not "once per clock minute".
+SMS_PER_IP = (parse("30/hour"),)
+PASSWORD_FAILURES_PER_ACCOUNT = (parse("5/15minutes"),)
+PASSWORD_PER_IP = (parse("60/hour"),)
+
+
+class RateLimits:
+    def __init__(self, redis_url: str | None, namespace: str, sms_per_phone: str) -> None:
+        self.sms_per_phone = tuple(parse_many(sms_per_phone))
+        storage: Storage
+        if redis_url is None:
+            storage = MemoryStorage()
+        else:
+            # redis-py, not coredis: see DESIGN.md's pitfalls.
+            redis_storage = storage_from_string(
+                "async+" + redis_url, implementation="redispy", key_prefix=f"{namespace}:limits"
+            )
+            assert isinstance(redis_storage, Storage)  # "async+" schemes give async storages
+            storage = redis_storage
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def hit(self, rules: tuple[RateLimitItem, ...], *keys: str) -> float | None:
+        """Count one event; None if every rule allows it, else seconds until it would."""
+        for rule in rules:
+            if not await self._limiter.test(rule, *keys):
+                return await self._retry_after(rule, *keys)
+        for rule in rules:
+            await self._limiter.hit(rule, *keys)
+        return None
+
+    async def blocked(self, rules: tuple[RateLimitItem, ...], *keys: str) -> float | None:
+        """Seconds until allowed if any rule is exhausted, without counting an event."""
+        for rule in rules:
+            if not await self._limiter.test(rule, *keys):
+                return await self._retry_after(rule, *keys)
+        return None
+
+    async def _retry_after(self, rule: RateLimitItem, *keys: str) -> float:
+        stats = await self._limiter.get_window_stats(rule, *keys)
+        return max(1.0, stats.reset_time - time.time())

@@ -1,0 +1,43 @@
+"""Signing a citizen in for real: SMS code through the sandbox SMS gateway's inbox."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+
+from integrations.sandbox import SandboxHandle
+
+_numbers = itertools.count(10_000_000)
+
+
+def new_phone() -> str:
+    """A fresh mainland mobile number per call, so tests never share accounts."""
+    return f"139{next(_numbers) % 100_000_000:08d}"
+
+
+async def latest_code(sandbox: SandboxHandle, phone: str) -> str:
+    async with httpx.AsyncClient() as client:
+        inbox = (
+            await client.get(f"{sandbox.urls['sms']}/__sandbox/sms/inbox", params={"phone": phone})
+        ).json()
+    return str(inbox["messages"][0]["params"]["code"])
+
+
+async def sign_in(
+    client: httpx.AsyncClient, sandbox: SandboxHandle, phone: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    phone = phone or new_phone()
+    sent = await client.post("/v1/auth/sms-codes", json={"phone": phone})
+    assert sent.status_code == 202, sent.text
+    code = await latest_code(sandbox, phone)
+    response = await client.post("/v1/auth/login/sms", json={"phone": phone, "code": code, **extra})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    tokens["phone"] = phone
+    return tokens
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
