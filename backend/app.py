@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pwdlib import PasswordHash
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend import db
 from backend.catalog.router import router as catalog_router
@@ -46,7 +48,9 @@ API_VERSION = "0.1.0"
 CATALOG_WATCH_SECONDS = 5.0
 
 
-def build_identity(settings: Settings, kv: KV, invoker: Invoker) -> Identity:
+def build_identity(
+    settings: Settings, kv: KV, invoker: Invoker, sessions: async_sessionmaker[AsyncSession]
+) -> Identity:
     keys = KeyStore(settings.key_dir, publish_retired_for=settings.access_token_ttl + 300)
     # Development generates its first key; production needs `hefeitong keys rotate` run once.
     keys.load(create=settings.signing_key_dir is None)
@@ -66,6 +70,7 @@ def build_identity(settings: Settings, kv: KV, invoker: Invoker) -> Identity:
         invoker=invoker,
         refresh_ttl=settings.refresh_token_ttl,
         passwords=PasswordHash.recommended(),
+        sessions=sessions,
     )
 
 
@@ -108,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = db.session_factory(engine)
         app.state.kv = kv
         app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds))
-        app.state.identity = build_identity(settings, kv, invoker)
+        app.state.identity = build_identity(settings, kv, invoker, app.state.sessions)
         catalog = CatalogStore(app.state.sessions)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)

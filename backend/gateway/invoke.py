@@ -57,7 +57,7 @@ async def answer_invoke(request: Request, code: str) -> bytes:
     """The ``InvokeResponse`` JSON for one invoke request; raises ``AppError`` problems."""
     state = request.app.state
     service = state.catalog.snapshot.service(code)
-    caller = optional_caller_from(request)
+    caller = await optional_caller_from(request)
     deadline = deadline_from(request)
     params = await invoke_params(request)
     body: bytes = await state.gateway.invoke(service, params, caller, deadline)

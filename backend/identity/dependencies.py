@@ -1,10 +1,10 @@
-"""Who is calling. Until the identity issue lands this is a development-only header.
+"""Who is calling, as the gateway and departments see it: a ``Caller``.
 
-The whole seam is this one dependency: routes ask for ``CurrentCaller`` or
-``OptionalCaller`` and never look at headers themselves, so real tokens replace
-the header here without touching any route.
+A bearer access token is the real thing. The development header below remains,
+refused in production, for local trials and tests that need a citizen with a
+given ID number without signing one in (to be retired; see the identity issue).
 
-Development header (refused in production):
+Development header:
 ``X-Dev-Citizen: <18-digit ID number>`` plus optional ``X-Dev-Level`` (0–3, default 2),
 ``X-Dev-Name`` (percent-encoded UTF-8) and ``X-Dev-Phone``.
 """
@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from fastapi import Depends, Request
 
+from backend.identity.auth import bearer_token, identity_of, verified_claims
 from backend.identity.exceptions import AuthenticationRequired, InvalidDevIdentity
 from integrations.base import Caller
 from integrations.identifiers import is_valid_id_number
@@ -57,17 +58,21 @@ def _parse_dev_caller(
     )
 
 
-def optional_caller_from(request: Request) -> Caller:
+async def optional_caller_from(request: Request) -> Caller:
+    token = bearer_token(request)
+    if token is not None:
+        claims = await verified_claims(request, token)
+        return await identity_of(request).caller(claims)
     return _dev_caller(request) or ANONYMOUS
 
 
 async def optional_caller(request: Request) -> Caller:
-    return optional_caller_from(request)
+    return await optional_caller_from(request)
 
 
 async def current_caller(request: Request) -> Caller:
-    caller = _dev_caller(request)
-    if caller is None:
+    caller = await optional_caller_from(request)
+    if caller is ANONYMOUS:
         raise AuthenticationRequired(headers={"WWW-Authenticate": 'Bearer realm="hefeitong"'})
     return caller
 

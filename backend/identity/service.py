@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import structlog
 from pwdlib import PasswordHash
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -72,6 +74,10 @@ class Identity:
     invoker: Invoker
     refresh_ttl: float
     passwords: PasswordHash
+    sessions: async_sessionmaker[AsyncSession]
+    # Callers by access-token id: one account lookup per token, not per request. A change
+    # (real name) shows in the next token, which a refresh gives within minutes.
+    _callers: OrderedDict[str, Caller] = field(default_factory=OrderedDict)
 
     async def department(self, adapter: str, operation: str, params: dict[str, Any]) -> Any:
         """Call a department for identity itself; failures become the gateway's problems."""
@@ -277,10 +283,21 @@ class Identity:
         db.add(citizen)
         return citizen
 
-    async def caller_for(self, db: AsyncSession, claims: AccessClaims) -> Caller:
-        citizen = await db.get(Citizen, claims.subject)
+    async def caller(self, claims: AccessClaims) -> Caller:
+        cached = self._callers.get(claims.jti)
+        if cached is not None:
+            return cached
+        async with self.sessions() as db:
+            citizen = await db.get(Citizen, claims.subject)
         if citizen is None:
             raise RefreshTokenInvalid()
+        caller = self._caller_of(citizen, claims)
+        self._callers[claims.jti] = caller
+        if len(self._callers) > 10_000:
+            self._callers.popitem(last=False)
+        return caller
+
+    def _caller_of(self, citizen: Citizen, claims: AccessClaims) -> Caller:
         return Caller(
             subject=citizen.id,
             assurance_level=min(claims.assurance_level, citizen.assurance_level),
