@@ -101,5 +101,22 @@ class BindingTicketInvalid(AppError):
     title_en = "Invalid or expired binding ticket; sign in to the mini-program again"
 
 
+class RealNameRequired(AppError):
+    status = 403
+    code = "ASSURANCE_LEVEL_TOO_LOW"
+    title_zh = "请先完成实名认证"
+    title_en = "Verify your real name first"
+
+    def __init__(self) -> None:
+        super().__init__("Face verification needs a verified real name (L2)", required_level=2)
+
+
+class FaceMismatch(AppError):
+    status = 422
+    code = "FACE_MISMATCH"
+    title_zh = "人脸比对未通过"
+    title_en = "Face does not match"
+
+
 def retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, round(seconds)))}

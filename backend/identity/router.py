@@ -14,12 +14,14 @@ from backend.identity import mini_program
 from backend.identity.auth import CurrentCitizen, IdentityDep
 from backend.identity.exceptions import (
     BindingTicketInvalid,
+    FaceMismatch,
     IdNumberInUse,
     InvalidCredentials,
     InvalidToken,
     OtpInvalid,
     RateLimited,
     RealNameMismatch,
+    RealNameRequired,
     RecentLoginRequired,
     RefreshTokenInvalid,
     RefreshTokenReused,
@@ -29,6 +31,7 @@ from backend.identity.models import Citizen
 from backend.identity.otp import CODE_TTL
 from backend.identity.pii import mask_id_number, mask_name, mask_phone
 from backend.identity.schemas import (
+    FaceVerification,
     Me,
     MiniProgramBind,
     MiniProgramLoginRequest,
@@ -231,6 +234,19 @@ async def real_name(
     body: RealNameRequest, signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep
 ) -> Me:
     citizen = await identity.verify_real_name(db, signed_in.citizen, body.name, body.id_number)
+    return _profile(identity, citizen, reveal=False)
+
+
+@me_router.post(
+    "/face-verification",
+    response_model=Me,
+    summary="人脸认证 / Face verification (L3)",
+    responses=problem_responses(InvalidToken, RealNameRequired, FaceMismatch),
+)
+async def face_verification(
+    body: FaceVerification, signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep
+) -> Me:
+    citizen = await identity.verify_face(db, signed_in.citizen, body.image)
     return _profile(identity, citizen, reveal=False)
 
 

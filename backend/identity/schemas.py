@@ -105,3 +105,12 @@ class MiniProgramBind(_Body):
     phone: PhoneNumber
     code: str = Field(pattern=r"^\d{6}$")
     device: str = Field(default="mini-program", max_length=128)
+
+
+class FaceVerification(_Body):
+    image: str = Field(
+        min_length=16,
+        max_length=2_000_000,
+        pattern=r"^[A-Za-z0-9+/=\s]+$",
+        description="The live photo, base64 (the app's liveness SDK takes it)",
+    )

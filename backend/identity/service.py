@@ -22,11 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.gateway.service import problem_for
 from backend.identity import otp
 from backend.identity.exceptions import (
+    FaceMismatch,
     IdNumberInUse,
     InvalidCredentials,
     OtpInvalid,
     RateLimited,
     RealNameMismatch,
+    RealNameRequired,
     RefreshTokenInvalid,
     RefreshTokenReused,
     SessionNotFound,
@@ -279,6 +281,21 @@ class Identity:
         citizen.id_number_enc = self.pii.encrypt(id_number, field="id_number")
         citizen.id_number_hash = id_hash
         citizen.assurance_level = max(citizen.assurance_level, 2)
+        citizen.updated_at = utcnow()
+        db.add(citizen)
+        return citizen
+
+    async def verify_face(self, db: AsyncSession, citizen: Citizen, image: str) -> Citizen:
+        """L3: the public-security face check against the verified ID number's photo."""
+        if citizen.id_number_enc is None:
+            raise RealNameRequired()
+        id_number = self.pii.decrypt(citizen.id_number_enc, field="id_number")
+        result = await self.department(
+            "identity_check", "face", {"id_number": id_number, "image": image}
+        )
+        if not result.get("match"):
+            raise FaceMismatch()
+        citizen.assurance_level = 3
         citizen.updated_at = utcnow()
         db.add(citizen)
         return citizen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import httpx
@@ -190,3 +191,30 @@ async def test_real_name_raises_to_l2_and_masks(
     )
     assert taken.status_code == 409
     assert taken.json()["code"] == "ID_NUMBER_IN_USE"
+
+
+async def test_face_verification_needs_l2_and_raises_to_l3(
+    client: httpx.AsyncClient, sandbox: SandboxHandle
+) -> None:
+    tokens = await sign_in(client, sandbox)
+    photo = base64.b64encode(b"\xff\xd8 a live photo from the liveness SDK").decode()
+    early = await client.post(
+        "/v1/me/face-verification", json={"image": photo}, headers=bearer(tokens)
+    )
+    assert early.status_code == 403
+    assert early.json()["required_level"] == 2
+    id_number = data.make_id_no(f"face-{tokens['phone']}")
+    await client.post(
+        "/v1/me/real-name",
+        json={"name": data.person_name(id_number), "id_number": id_number},
+        headers=bearer(tokens),
+    )
+    face = await client.post(
+        "/v1/me/face-verification", json={"image": photo}, headers=bearer(tokens)
+    )
+    assert face.status_code == 200, face.text
+    assert face.json()["assurance_level"] == 3
+    bad = await client.post(
+        "/v1/me/face-verification", json={"image": "not base64!"}, headers=bearer(tokens)
+    )
+    assert bad.status_code == 422
