@@ -169,6 +169,35 @@ def keys_rotate(
     console.print(f"new signing key {kid} in {directory}; running servers pick it up within 5 s")
 
 
+clients_app = typer.Typer(help="Registered department systems (OAuth clients).")
+app.add_typer(clients_app, name="clients")
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Argument(help="The department system's name")],
+) -> None:
+    """Register a department system; prints its client id and secret (shown once)."""
+    client_id, secret = asyncio.run(_create_client(name))
+    console.print(f"client_id: {client_id}\nclient_secret: {secret}\n(the secret is not stored)")
+
+
+async def _create_client(name: str) -> tuple[str, str]:
+    from backend import db
+    from backend.identity.clients import create_client
+    from backend.migrate import upgrade
+
+    url = get_settings().effective_database_url
+    await upgrade(url)
+    engine = db.create_engine(url)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            client, secret = await create_client(session, name, kind="department")
+            return client.client_id, secret
+    finally:
+        await engine.dispose()
+
+
 @openapi_app.command("export")
 def openapi_export(
     output: Annotated[

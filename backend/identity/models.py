@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.ids import uuid7
@@ -69,3 +69,19 @@ class RefreshToken(SQLModel, table=True):
     issued_at: datetime = Field(sa_column=_utc_column())
     expires_at: datetime = Field(sa_column=_utc_column())
     used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class OAuthClient(SQLModel, table=True):
+    """A registered system: a department (client credentials) or a web app (sign-in)."""
+
+    __tablename__ = "identity_oauth_client"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    # SHA-256 suffices: secrets are 256 random bits, nothing to guess word by word.
+    secret_hash: str = Field(max_length=64)
+    name: str = Field(max_length=128)
+    kind: str = Field(max_length=16)  # department | web
+    redirect_uris: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=_utc_column())
+    secret_rotated_at: datetime = Field(sa_column=_utc_column())

@@ -1,0 +1,118 @@
+"""The OAuth 2.0 / OpenID Connect endpoints: discovery and the token endpoint.
+
+Errors here keep the RFC 6749 ``error`` member that OAuth client libraries read,
+inside the same problem+json body as every other error of the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+
+from backend.db import SessionDep
+from backend.errors import AppError
+from backend.identity.auth import IdentityDep
+from backend.identity.clients import authenticate, issue_client_token
+
+router = APIRouter(tags=["oauth2"])
+
+
+class OAuthError(AppError):
+    status = 400
+    code = "OAUTH_ERROR"
+    title_zh = "授权请求无效"
+    title_en = "Invalid OAuth request"
+
+    def __init__(self, error: str, description: str, *, status: int = 400, **kw: Any) -> None:
+        super().__init__(description, error=error, error_description=description, **kw)
+        self.status = status  # type: ignore[misc]
+
+
+def _issuer(request: Request) -> str:
+    issuer: str = request.app.state.settings.token_issuer
+    return issuer.rstrip("/")
+
+
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="OpenID 提供方配置 / OpenID Provider discovery",
+)
+async def openid_configuration(request: Request) -> dict[str, Any]:
+    issuer = _issuer(request)
+    return {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "token_endpoint": f"{issuer}/oauth2/token",
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "subject_types_supported": ["public"],
+        "scopes_supported": ["provider.applications", "provider.adapters"],
+    }
+
+
+def _client_credentials(
+    request: Request, client_id: str | None, client_secret: str | None
+) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401) from None
+        raw_id, _, raw_secret = decoded.partition(":")
+        return unquote(raw_id), unquote(raw_secret)
+    if client_id and client_secret:
+        return client_id, client_secret
+    raise OAuthError(
+        "invalid_client",
+        "Client authentication is required",
+        status=401,
+        headers={"WWW-Authenticate": 'Basic realm="hefeitong"'},
+    )
+
+
+@router.post(
+    "/oauth2/token",
+    summary="令牌端点 / Token endpoint",
+    description=(
+        "部门系统以客户端凭证换取访问令牌。"
+        " Department systems exchange client credentials for an access token."
+    ),
+)
+async def token(
+    request: Request,
+    db: SessionDep,
+    identity: IdentityDep,
+    grant_type: Annotated[str, Form(max_length=64)],
+    scope: Annotated[str | None, Form(max_length=512)] = None,
+    client_id: Annotated[str | None, Form(max_length=128)] = None,
+    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+) -> JSONResponse:
+    if grant_type != "client_credentials":
+        raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+    found_id, secret = _client_credentials(request, client_id, client_secret)
+    client = await authenticate(db, found_id, secret)
+    if client is None or client.kind != "department":
+        raise OAuthError(
+            "invalid_client",
+            "Unknown client or wrong secret",
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="hefeitong"'},
+        )
+    requested = scope.split() if scope else list(client.scopes)
+    if not set(requested) <= set(client.scopes):
+        raise OAuthError("invalid_scope", "A requested scope is not granted to this client")
+    body = issue_client_token(
+        identity.tokens.keys,
+        identity.tokens.issuer,
+        client,
+        requested,
+        identity.tokens.ttl,
+    )
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
