@@ -29,6 +29,7 @@ from backend.gateway.service import Gateway
 from backend.health import router as health_router
 from backend.identity.keys import KeyStore
 from backend.identity.oauth_router import router as oauth_router
+from backend.identity.oidc_router import router as oidc_router
 from backend.identity.pii import PiiCipher
 from backend.identity.ratelimit import RateLimits
 from backend.identity.router import auth_router, jwks_router, me_router
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(me_router)
     app.include_router(jwks_router)
     app.include_router(oauth_router)
+    app.include_router(oidc_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)
     app.add_middleware(

@@ -85,3 +85,16 @@ class OAuthClient(SQLModel, table=True):
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=_utc_column())
     secret_rotated_at: datetime = Field(sa_column=_utc_column())
+
+
+class Consent(SQLModel, table=True):
+    """What a citizen allowed a department's web system to know; revocable."""
+
+    __tablename__ = "identity_consent"
+    __table_args__ = (UniqueConstraint("citizen_id", "client_id"),)
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    citizen_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    client_id: str = Field(foreign_key="identity_oauth_client.client_id", max_length=64)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    granted_at: datetime = Field(sa_column=_utc_column())

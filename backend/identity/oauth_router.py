@@ -18,6 +18,8 @@ from backend.db import SessionDep
 from backend.errors import AppError
 from backend.identity.auth import IdentityDep
 from backend.identity.clients import authenticate, issue_client_token
+from backend.identity.models import Citizen
+from backend.identity.oidc import SCOPES, issue_tokens, redeem_code
 
 router = APIRouter(tags=["oauth2"])
 
@@ -47,12 +49,17 @@ async def openid_configuration(request: Request) -> dict[str, Any]:
     return {
         "issuer": issuer,
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "authorization_endpoint": f"{issuer}/oauth2/authorize",
         "token_endpoint": f"{issuer}/oauth2/token",
-        "grant_types_supported": ["client_credentials"],
+        "userinfo_endpoint": f"{issuer}/oauth2/userinfo",
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "claims_supported": ["sub", "name", "phone_number", "id_number", "assurance_level"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "subject_types_supported": ["public"],
-        "scopes_supported": ["provider.applications", "provider.adapters"],
+        "scopes_supported": [*SCOPES, "provider.applications", "provider.adapters"],
     }
 
 
@@ -81,8 +88,9 @@ def _client_credentials(
     "/oauth2/token",
     summary="令牌端点 / Token endpoint",
     description=(
-        "部门系统以客户端凭证换取访问令牌。"
-        " Department systems exchange client credentials for an access token."
+        "部门系统以客户端凭证换取访问令牌；接入网站以授权码（PKCE）换取令牌与 ID Token。"
+        " Department systems exchange client credentials for an access token; web systems"
+        " exchange an authorization code (with PKCE) for tokens and an ID token."
     ),
 )
 async def token(
@@ -93,26 +101,35 @@ async def token(
     scope: Annotated[str | None, Form(max_length=512)] = None,
     client_id: Annotated[str | None, Form(max_length=128)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    code: Annotated[str | None, Form(max_length=256)] = None,
+    redirect_uri: Annotated[str | None, Form(max_length=2048)] = None,
+    code_verifier: Annotated[str | None, Form(max_length=128)] = None,
 ) -> JSONResponse:
-    if grant_type != "client_credentials":
+    if grant_type not in ("client_credentials", "authorization_code"):
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
     found_id, secret = _client_credentials(request, client_id, client_secret)
     client = await authenticate(db, found_id, secret)
-    if client is None or client.kind != "department":
+    expected_kind = "department" if grant_type == "client_credentials" else "web"
+    if client is None or client.kind != expected_kind:
         raise OAuthError(
             "invalid_client",
             "Unknown client or wrong secret",
             status=401,
             headers={"WWW-Authenticate": 'Basic realm="hefeitong"'},
         )
-    requested = scope.split() if scope else list(client.scopes)
-    if not set(requested) <= set(client.scopes):
-        raise OAuthError("invalid_scope", "A requested scope is not granted to this client")
-    body = issue_client_token(
-        identity.tokens.keys,
-        identity.tokens.issuer,
-        client,
-        requested,
-        identity.tokens.ttl,
-    )
+    if grant_type == "authorization_code":
+        record = await redeem_code(
+            identity, code or "", client.client_id, redirect_uri or "", code_verifier or ""
+        )
+        citizen = await db.get(Citizen, record["citizen_id"]) if record else None
+        if record is None or citizen is None:
+            raise OAuthError("invalid_grant", "The code is invalid, used, or does not match")
+        body = issue_tokens(identity, record, citizen)
+    else:
+        requested = scope.split() if scope else list(client.scopes)
+        if not set(requested) <= set(client.scopes):
+            raise OAuthError("invalid_scope", "A requested scope is not granted to this client")
+        body = issue_client_token(
+            identity.tokens.keys, identity.tokens.issuer, client, requested, identity.tokens.ttl
+        )
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

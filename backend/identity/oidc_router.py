@@ -1,0 +1,222 @@
+"""OpenID Provider endpoints: authorize (pages), code → tokens, userinfo, consents."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Cookie, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import select
+
+from backend.db import SessionDep
+from backend.errors import AppError, problem_responses
+from backend.identity import oidc, otp
+from backend.identity.auth import CurrentCitizen, IdentityDep
+from backend.identity.exceptions import InvalidToken, RateLimited
+from backend.identity.models import Citizen, Consent
+from backend.identity.pages import consent_page, error_page, sign_in_page
+from backend.identity.service import LOGIN
+from backend.identity.validators import normalize_phone
+
+router = APIRouter(tags=["oauth2"])
+SSO_COOKIE = "hft_sso"
+
+
+class ConsentNotFound(AppError):
+    status = 404
+    code = "CONSENT_NOT_FOUND"
+    title_zh = "授权记录不存在"
+    title_en = "Consent not found"
+
+
+def _redirect_with(uri: str, **params: str) -> RedirectResponse:
+    separator = "&" if "?" in uri else "?"
+    return RedirectResponse(
+        uri + separator + urlencode({k: v for k, v in params.items() if v}), status_code=303
+    )
+
+
+@router.get("/oauth2/authorize", response_class=HTMLResponse, summary="授权 / Authorize")
+async def authorize(
+    request: Request,
+    db: SessionDep,
+    identity: IdentityDep,
+    hft_sso: Annotated[str | None, Cookie()] = None,
+) -> Response:
+    params = dict(request.query_params)
+    try:
+        pending = await oidc.validate_request(db, params)
+    except oidc.AuthorizePageError as exc:
+        return HTMLResponse(error_page(str(exc)), status_code=400)
+    except oidc.AuthorizeError as exc:
+        return _redirect_with(
+            params["redirect_uri"],
+            error=exc.error,
+            error_description=exc.description,
+            state=params.get("state", ""),
+        )
+    request_id = await oidc.remember_request(identity, pending)
+    return await _continue(request_id, pending, db, identity, hft_sso)
+
+
+async def _continue(
+    request_id: str,
+    pending: oidc.AuthorizationRequest,
+    db: SessionDep,
+    identity: IdentityDep,
+    sso_token: str | None,
+) -> Response:
+    sso = await oidc.browser_session(identity, sso_token)
+    if sso is None or sso_token is None:
+        return HTMLResponse(sign_in_page(request_id, pending.client_name))
+    citizen = await db.get(Citizen, sso["citizen_id"])
+    if citizen is None:
+        return HTMLResponse(sign_in_page(request_id, pending.client_name))
+    if "idcard" in pending.scopes and citizen.assurance_level < 2:
+        return _redirect_with(
+            pending.redirect_uri,
+            error="access_denied",
+            error_description="idcard needs a real-name verified account (L2)",
+            state=pending.state,
+        )
+    if set(pending.scopes) <= await oidc.granted_scopes(db, citizen.id, pending.client_id):
+        code = await oidc.issue_code(identity, pending, citizen.id, sso["auth_time"])
+        return _redirect_with(pending.redirect_uri, code=code, state=pending.state)
+    csrf = oidc.csrf_token(identity, sso_token, request_id)
+    return HTMLResponse(consent_page(request_id, pending.client_name, pending.scopes, csrf))
+
+
+@router.post("/oauth2/sign-in/code", response_class=HTMLResponse, include_in_schema=False)
+async def sign_in_code(
+    request: Request,
+    identity: IdentityDep,
+    request_id: Annotated[str, Form(alias="request", max_length=64)],
+    phone: Annotated[str, Form(max_length=32)],
+) -> Response:
+    pending = await oidc.pending_request(identity, request_id)
+    if pending is None:
+        return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+    try:
+        normalized = normalize_phone(phone)
+    except ValueError:
+        page = sign_in_page(request_id, pending.client_name, phone, "手机号码格式不正确")
+        return HTMLResponse(page, status_code=422)
+    client_ip = request.client.host if request.client else "unknown"
+    try:
+        await identity.send_login_code(normalized, client_ip)
+    except RateLimited:
+        page = sign_in_page(
+            request_id, pending.client_name, normalized, "发送过于频繁，请稍后再试", True
+        )
+        return HTMLResponse(page, status_code=429)
+    page = sign_in_page(request_id, pending.client_name, normalized, "验证码已发送", True)
+    return HTMLResponse(page)
+
+
+@router.post("/oauth2/sign-in", include_in_schema=False)
+async def sign_in(
+    db: SessionDep,
+    identity: IdentityDep,
+    request_id: Annotated[str, Form(alias="request", max_length=64)],
+    phone: Annotated[str, Form(max_length=32)],
+    code: Annotated[str, Form(max_length=6)],
+) -> Response:
+    pending = await oidc.pending_request(identity, request_id)
+    if pending is None:
+        return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+    try:
+        normalized = normalize_phone(phone)
+    except ValueError:
+        return HTMLResponse(sign_in_page(request_id, pending.client_name), status_code=422)
+    phone_hash = identity.phone_hash(normalized)
+    if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code):
+        page = sign_in_page(request_id, pending.client_name, normalized, "验证码错误或已失效", True)
+        return HTMLResponse(page, status_code=401)
+    citizen = await identity.citizen_for_phone(db, normalized, phone_hash)
+    sso_token = await oidc.start_browser_session(identity, citizen.id)
+    response = await _continue(request_id, pending, db, identity, sso_token)
+    response.set_cookie(
+        SSO_COOKIE,
+        sso_token,
+        max_age=int(oidc.SSO_TTL),
+        httponly=True,
+        samesite="lax",
+        secure=identity.tokens.issuer.startswith("https://"),
+        path="/oauth2",
+    )
+    return response
+
+
+@router.post("/oauth2/consent", include_in_schema=False)
+async def consent(
+    db: SessionDep,
+    identity: IdentityDep,
+    request_id: Annotated[str, Form(alias="request", max_length=64)],
+    csrf: Annotated[str, Form(max_length=128)],
+    decision: Annotated[str, Form(max_length=8)],
+    hft_sso: Annotated[str | None, Cookie()] = None,
+) -> Response:
+    pending = await oidc.pending_request(identity, request_id)
+    sso = await oidc.browser_session(identity, hft_sso)
+    if pending is None or sso is None or hft_sso is None:
+        return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+    if csrf != oidc.csrf_token(identity, hft_sso, request_id):
+        return HTMLResponse(error_page("请求无效，请返回重新发起。"), status_code=400)
+    if decision != "allow":
+        return _redirect_with(pending.redirect_uri, error="access_denied", state=pending.state)
+    await oidc.grant(db, sso["citizen_id"], pending.client_id, pending.scopes)
+    code = await oidc.issue_code(identity, pending, sso["citizen_id"], sso["auth_time"])
+    return _redirect_with(pending.redirect_uri, code=code, state=pending.state)
+
+
+@router.get("/oauth2/userinfo", summary="用户信息 / UserInfo")
+async def userinfo(request: Request, db: SessionDep, identity: IdentityDep) -> dict[str, Any]:
+    header = request.headers.get("authorization", "")
+    claims = None
+    if header.lower().startswith("bearer "):
+        claims = oidc.verify_userinfo_token(identity, header[7:].strip())
+    if claims is None:
+        raise InvalidToken(headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    citizen = await db.get(Citizen, claims["sub"])
+    granted = await oidc.granted_scopes(db, str(claims["sub"]), str(claims.get("azp", "")))
+    if citizen is None or not granted:
+        # Consent withdrawn since the token was issued: nothing more is released.
+        raise InvalidToken(headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return oidc.userinfo(identity, citizen, set(str(claims["scope"]).split()) & granted)
+
+
+@router.get(
+    "/v1/me/consents",
+    tags=["me"],
+    summary="授权管理 / Systems I allowed",
+    responses=problem_responses(InvalidToken),
+)
+async def list_consents(signed_in: CurrentCitizen, db: SessionDep) -> dict[str, Any]:
+    found = await db.exec(select(Consent).where(Consent.citizen_id == signed_in.citizen.id))
+    return {
+        "items": [
+            {"client_id": c.client_id, "scopes": c.scopes, "granted_at": c.granted_at.isoformat()}
+            for c in found.all()
+        ]
+    }
+
+
+@router.delete(
+    "/v1/me/consents/{client_id}",
+    tags=["me"],
+    status_code=204,
+    summary="撤销授权 / Withdraw consent",
+    responses=problem_responses(InvalidToken, ConsentNotFound),
+)
+async def revoke_consent(client_id: str, signed_in: CurrentCitizen, db: SessionDep) -> Response:
+    found = await db.exec(
+        select(Consent).where(
+            Consent.citizen_id == signed_in.citizen.id, Consent.client_id == client_id
+        )
+    )
+    consent = found.first()
+    if consent is None:
+        raise ConsentNotFound()
+    await db.delete(consent)
+    return Response(status_code=204)
