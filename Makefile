@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck openapi bench clean
+.PHONY: install run test lint typecheck browser openapi bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## Debian's Chromium and a CJK font for the sign-in page's browser test (root installs them)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium and fonts-wqy-microhei for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "the browser test needs: sudo apt-get install chromium fonts-wqy-microhei"; \
+	    exit 1; fi; }
+
 ## Lint, type check and the whole test suite (needs PostgreSQL and Redis on localhost)
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest
 
 openapi: $(STAMP)

@@ -175,14 +175,22 @@ app.add_typer(clients_app, name="clients")
 
 @clients_app.command("create")
 def clients_create(
-    name: Annotated[str, typer.Argument(help="The department system's name")],
+    name: Annotated[str, typer.Argument(help="The system's name, shown on the consent page")],
+    kind: Annotated[
+        str, typer.Option(help="department (client credentials) or web (sign-in with 合肥通)")
+    ] = "department",
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option(help="Exact redirect URI of a web client (repeatable)")
+    ] = None,
 ) -> None:
-    """Register a department system; prints its client id and secret (shown once)."""
-    client_id, secret = asyncio.run(_create_client(name))
+    """Register a system; prints its client id and secret (the secret is shown once)."""
+    if kind not in ("department", "web"):
+        raise typer.BadParameter("kind is department or web")
+    client_id, secret = asyncio.run(_create_client(name, kind, redirect_uri or []))
     console.print(f"client_id: {client_id}\nclient_secret: {secret}\n(the secret is not stored)")
 
 
-async def _create_client(name: str) -> tuple[str, str]:
+async def _create_client(name: str, kind: str, redirect_uris: list[str]) -> tuple[str, str]:
     from backend import db
     from backend.identity.clients import create_client
     from backend.migrate import upgrade
@@ -192,7 +200,10 @@ async def _create_client(name: str) -> tuple[str, str]:
     engine = db.create_engine(url)
     try:
         async with db.session_factory(engine)() as session, session.begin():
-            client, secret = await create_client(session, name, kind="department")
+            scopes = ["openid", "profile", "phone", "idcard"] if kind == "web" else None
+            client, secret = await create_client(
+                session, name, kind=kind, redirect_uris=redirect_uris, scopes=scopes
+            )
             return client.client_id, secret
     finally:
         await engine.dispose()
