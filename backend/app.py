@@ -27,6 +27,7 @@ from backend.gateway.router import router as gateway_router
 from backend.gateway.schemas import InvokeRequest
 from backend.gateway.service import Gateway
 from backend.health import router as health_router
+from backend.identity.enterprise_router import router as enterprise_router
 from backend.identity.keys import KeyStore
 from backend.identity.oauth_router import router as oauth_router
 from backend.identity.oidc_router import router as oidc_router
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jwks_router)
     app.include_router(oauth_router)
     app.include_router(oidc_router)
+    app.include_router(enterprise_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)
     app.add_middleware(

@@ -98,3 +98,28 @@ class Consent(SQLModel, table=True):
     client_id: str = Field(foreign_key="identity_oauth_client.client_id", max_length=64)
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     granted_at: datetime = Field(sa_column=_utc_column())
+
+
+class Enterprise(SQLModel, table=True):
+    """A legal person, known by its unified social credit code (public, not personal data)."""
+
+    __tablename__ = "identity_enterprise"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    credit_code: str = Field(unique=True, max_length=18)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class EnterpriseLink(SQLModel, table=True):
+    """A citizen who may act for an enterprise: its legal representative or an agent."""
+
+    __tablename__ = "identity_enterprise_link"
+    __table_args__ = (UniqueConstraint("enterprise_id", "citizen_id"),)
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    enterprise_id: str = Field(foreign_key="identity_enterprise.id", index=True, max_length=36)
+    citizen_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    role: str = Field(max_length=32)  # legal_representative | agent
+    granted_by: str | None = Field(default=None, max_length=36)
+    created_at: datetime = Field(sa_column=_utc_column())

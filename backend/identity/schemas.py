@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.identity.validators import IdNumber, PersonName, PhoneNumber
+from backend.identity.validators import CreditCode, IdNumber, PersonName, PhoneNumber
 
 Client = Literal["app", "mini_program", "web"]
 
@@ -114,3 +114,27 @@ class FaceVerification(_Body):
         pattern=r"^[A-Za-z0-9+/=\s]+$",
         description="The live photo, base64 (the app's liveness SDK takes it)",
     )
+
+
+class EnterpriseLinkRequest(_Body):
+    credit_code: CreditCode = Field(examples=["91340100MA2N0XYZ1A"])
+
+
+class AgentRequest(_Body):
+    phone: PhoneNumber
+
+
+class ActAsRequest(_Body):
+    credit_code: CreditCode | None = Field(
+        default=None, description="The enterprise to act for; null to act for yourself again"
+    )
+
+
+class EnterpriseOut(BaseModel):
+    credit_code: str
+    name: str
+    role: Literal["legal_representative", "agent"]
+
+
+class EnterpriseList(BaseModel):
+    items: list[EnterpriseOut]

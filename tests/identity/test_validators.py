@@ -14,18 +14,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.errors import install_error_handlers
 from backend.identity.validators import (
-    CREDIT_CODE_CHARSET,
     CreditCode,
     IdNumber,
     PersonName,
     PhoneNumber,
     china_today,
-    credit_code_check_char,
-    is_valid_credit_code,
     normalize_id_number,
     normalize_phone,
 )
-from integrations.identifiers import id_number_check_digit
+from integrations.identifiers import (
+    CREDIT_CODE_CHARSET,
+    credit_code_check_char,
+    id_number_check_digit,
+    is_valid_credit_code,
+)
 
 
 class Citizen(BaseModel):

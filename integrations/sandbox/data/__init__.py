@@ -40,7 +40,7 @@ from .health import (
     slot,
     slots,
 )
-from .licences import LICENCE_TYPES, PERMANENT, licence, licences
+from .licences import LICENCE_TYPES, PERMANENT, enterprise, licence, licences
 from .people import employer, gender, home_address, person_name, phone
 from .social import (
     WorkLife,
@@ -70,6 +70,7 @@ __all__ = [
     "doctors",
     "employer",
     "enrolment",
+    "enterprise",
     "exam_result",
     "fines",
     "gender",

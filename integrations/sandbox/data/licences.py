@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from integrations.identifiers import CREDIT_CODE_CHARSET, credit_code_check_char
+
 from ._core import HEFEI_DISTRICTS, REFERENCE_DATE, Rng, add_years, age, birth_date, district_code
 from .catalogs import HOSPITALS
 from .civic import properties
@@ -87,19 +89,38 @@ def licences(id_no: str, base_url: str = "") -> list[dict[str, str]]:
         seq = seen[kind] = seen.get(kind, 0) + 1
         prefix, title = LICENCE_TYPES[kind]
         number = f"{prefix}{id_no}{seq}"
-        result.append(
-            {
-                "licenceType": kind,
-                "licenceNo": number,
-                "licenceName": title,
-                "holderName": name,
-                "issuer": issuer,
-                "issuedAt": min(issued_at, REFERENCE_DATE).isoformat(),
-                "validUntil": valid_until,
-                "fileUrl": f"{base_url}/license/files/{number}.pdf",
-            }
-        )
+        record = {
+            "licenceType": kind,
+            "licenceNo": number,
+            "licenceName": title,
+            "holderName": name,
+            "issuer": issuer,
+            "issuedAt": min(issued_at, REFERENCE_DATE).isoformat(),
+            "validUntil": valid_until,
+            "fileUrl": f"{base_url}/license/files/{number}.pdf",
+        }
+        if kind == "business_licence":
+            record |= enterprise(id_no)
+        result.append(record)
     return result
+
+
+_TRADES = ("科技", "信息技术", "商贸", "餐饮管理", "建筑工程", "文化传媒", "物流", "电子商务")
+
+
+def enterprise(id_no: str) -> dict[str, str]:
+    """The enterprise whose business licence a citizen holds as legal representative."""
+    rng = Rng("enterprise", id_no)
+    # 9 = registered by market regulation, 1 = enterprise, 340100 = Hefei.
+    body = "91340100" + "".join(rng.choice(CREDIT_CODE_CHARSET) for _ in range(9))
+    brand = rng.choice(("徽", "庐", "肥", "巢", "包", "蜀", "瑶")) + rng.choice(
+        ("新", "远", "达", "恒")
+    )
+    return {
+        "creditCode": body + credit_code_check_char(body),
+        "enterpriseName": f"合肥{brand}{rng.choice(_TRADES)}有限公司",
+        "legalRepresentative": person_name(id_no),
+    }
 
 
 def licence(licence_no: str, base_url: str = "") -> dict[str, str] | None:

@@ -1,0 +1,148 @@
+"""Enterprises (legal persons): who may act for them, proved by the e-license library.
+
+A citizen becomes an enterprise's legal representative by holding its business
+licence in the city's e-license library (the licence names the credit code); a
+legal representative may authorize agents by phone number. Acting for an
+enterprise gives a token whose ``act`` claim names it, so departments see both
+the person and the enterprise they act for.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.errors import AppError
+from backend.identity.models import AuthSession, Citizen, Enterprise, EnterpriseLink
+from backend.identity.schemas import TokenPair
+from backend.identity.service import Identity, utcnow
+
+LEGAL_REPRESENTATIVE = "legal_representative"
+AGENT = "agent"
+
+
+class EnterpriseNotVerified(AppError):
+    status = 422
+    code = "ENTERPRISE_NOT_VERIFIED"
+    title_zh = "未在电子证照库中找到您名下该企业的营业执照"
+    title_en = "No business licence for this enterprise under your name in the e-license library"
+
+
+class EnterpriseNotLinked(AppError):
+    status = 404
+    code = "ENTERPRISE_NOT_FOUND"
+    title_zh = "您未关联该企业"
+    title_en = "You are not linked to this enterprise"
+
+
+class NotLegalRepresentative(AppError):
+    status = 403
+    code = "NOT_LEGAL_REPRESENTATIVE"
+    title_zh = "只有法定代表人可以授权经办人"
+    title_en = "Only the legal representative can authorize agents"
+
+
+class AgentNotFound(AppError):
+    status = 404
+    code = "AGENT_ACCOUNT_NOT_FOUND"
+    title_zh = "经办人需先注册合肥通并完成实名认证"
+    title_en = "The agent needs a real-name verified Hefei Tong account"
+
+
+async def link_as_legal_representative(
+    identity: Identity, db: AsyncSession, citizen: Citizen, credit_code: str
+) -> Enterprise:
+    caller = await identity.caller_of_citizen(citizen)
+    licences = await identity.department_for(
+        "e_license", "licences", {"type": "business_licence"}, caller
+    )
+    held = next((lic for lic in licences if lic.get("credit_code") == credit_code), None)
+    if held is None:
+        raise EnterpriseNotVerified()
+    found = await db.exec(select(Enterprise).where(Enterprise.credit_code == credit_code))
+    enterprise = found.first()
+    if enterprise is None:
+        enterprise = Enterprise(
+            credit_code=credit_code, name=str(held["enterprise_name"]), created_at=utcnow()
+        )
+        db.add(enterprise)
+        await db.flush()
+    await _link(db, enterprise, citizen.id, LEGAL_REPRESENTATIVE, granted_by=None)
+    return enterprise
+
+
+async def _link(
+    db: AsyncSession, enterprise: Enterprise, citizen_id: str, role: str, granted_by: str | None
+) -> None:
+    existing = await db.exec(
+        select(EnterpriseLink).where(
+            EnterpriseLink.enterprise_id == enterprise.id, EnterpriseLink.citizen_id == citizen_id
+        )
+    )
+    link = existing.first()
+    if link is not None:
+        if role == LEGAL_REPRESENTATIVE:
+            link.role = role
+            db.add(link)
+        return
+    try:
+        async with db.begin_nested():
+            db.add(
+                EnterpriseLink(
+                    enterprise_id=enterprise.id,
+                    citizen_id=citizen_id,
+                    role=role,
+                    granted_by=granted_by,
+                    created_at=utcnow(),
+                )
+            )
+    except IntegrityError:
+        pass  # linked a moment ago by a concurrent request: the outcome is the same
+
+
+async def links_of(db: AsyncSession, citizen_id: str) -> list[tuple[EnterpriseLink, Enterprise]]:
+    rows = await db.exec(
+        select(EnterpriseLink, Enterprise)
+        .join(Enterprise, col(Enterprise.id) == col(EnterpriseLink.enterprise_id))
+        .where(EnterpriseLink.citizen_id == citizen_id)
+        .order_by(col(Enterprise.credit_code))
+    )
+    return [(link, enterprise) for link, enterprise in rows.all()]
+
+
+async def link_for(
+    db: AsyncSession, citizen_id: str, credit_code: str
+) -> tuple[EnterpriseLink, Enterprise]:
+    for link, enterprise in await links_of(db, citizen_id):
+        if enterprise.credit_code == credit_code:
+            return link, enterprise
+    raise EnterpriseNotLinked()
+
+
+async def authorize_agent(
+    identity: Identity, db: AsyncSession, citizen: Citizen, credit_code: str, agent_phone: str
+) -> None:
+    link, enterprise = await link_for(db, citizen.id, credit_code)
+    if link.role != LEGAL_REPRESENTATIVE:
+        raise NotLegalRepresentative()
+    agent = await identity.citizen_by_phone_hash(db, identity.phone_hash(agent_phone))
+    if agent is None or agent.assurance_level < 2:
+        raise AgentNotFound()
+    await _link(db, enterprise, agent.id, AGENT, granted_by=citizen.id)
+
+
+async def act_as(
+    identity: Identity,
+    db: AsyncSession,
+    citizen: Citizen,
+    session: AuthSession,
+    credit_code: str | None,
+    auth_time: int,
+) -> TokenPair:
+    """New tokens for the same device, acting for the enterprise (or for oneself: None)."""
+    if credit_code is not None:
+        await link_for(db, citizen.id, credit_code)
+    return await identity.issue_for_session(
+        db, citizen, session, auth_time=auth_time, acting_for=credit_code
+    )
