@@ -90,6 +90,7 @@ def main(rounds: int, seconds: int, connections: int) -> None:
         ours_env = {
             "HEFEITONG_VAR_DIR": var,
             "HEFEITONG_LOG_LEVEL": "WARNING",
+            "HEFEITONG_ENV": "test",  # the X-Dev-Citizen header stands in for sign-in
             "HOSPITAL_BASE_URL": base,
             "PROVIDENT_FUND_BASE_URL": base,
         }

@@ -76,6 +76,7 @@ def run(urls: dict[str, str], rounds: int, requests: int) -> None:
         httpx.put(f"{urls[name]}/__sandbox/faults", json={"latency_ms": ms})
     with tempfile.TemporaryDirectory() as var:
         env |= {"HEFEITONG_VAR_DIR": var, "HEFEITONG_LOG_LEVEL": "WARNING",
+            "HEFEITONG_ENV": "test",  # the X-Dev-Citizen header stands in for sign-in
                 "HEFEITONG_OVERVIEW_DEADLINE": str(DEADLINE)}  # fmt: skip
         with (
             uvicorn_server("backend.main:app", env) as port,

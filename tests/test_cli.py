@@ -22,7 +22,7 @@ from backend.catalog.data_file import BUNDLED_CATALOG
 from backend.catalog.service import read_snapshot
 from backend.cli import app as cli_app
 from backend.settings import get_settings
-from integrations.sandbox import SandboxHandle, data
+from integrations.sandbox import DEFAULT_PORTS, SandboxHandle, data
 from tests.conftest import sandbox_variables
 
 runner = CliRunner()
@@ -195,16 +195,40 @@ def test_serve_runs_the_embedded_default_over_real_http(tmp_path: Path) -> None:
         found = httpx.get(f"{base}/v1/services", params={"q": "gjj"}).json()
         assert "公积金" in found["items"][0]["name_zh"]
         assert (tmp_path / "var" / "hefeitong.db").exists()
-        # `serve` started the sandbox departments: a service answers with real data.
-        who = data.make_id_no("serve")
+        # `serve` started the sandbox departments: a citizen signs in with an SMS code from
+        # the sandbox gateway's inbox, verifies a real name, and reaches their own records.
+        phone, who = "13900000001", data.make_id_no("serve")
+        sms = f"http://127.0.0.1:{DEFAULT_PORTS['sms']}"
+        assert httpx.post(f"{base}/v1/auth/sms-codes", json={"phone": phone}).status_code == 202
+        inbox = httpx.get(f"{sms}/__sandbox/sms/inbox", params={"phone": phone}).json()
+        code = inbox["messages"][0]["params"]["code"]
+        tokens = httpx.post(f"{base}/v1/auth/login/sms", json={"phone": phone, "code": code}).json()
+        auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+        named = httpx.post(
+            f"{base}/v1/me/real-name",
+            json={"name": data.person_name(who), "id_number": who},
+            headers=auth,
+            timeout=10,
+        )
+        assert named.status_code == 200, named.text
+        tokens = httpx.post(
+            f"{base}/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        ).json()
         answer = httpx.post(
             f"{base}/v1/services/hpf-balance-query/invoke",
             json={},
-            headers={"X-Dev-Citizen": who, "X-Dev-Level": "2"},
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
             timeout=10,
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["data"]["balance"] == data.provident_fund_account(who)["balance"]
+        # Outside tests the stand-in header is refused.
+        dev = httpx.post(
+            f"{base}/v1/services/hpf-balance-query/invoke",
+            json={},
+            headers={"X-Dev-Citizen": who, "X-Dev-Level": "2"},
+        )
+        assert dev.status_code == 401
     finally:
         server.terminate()
         server.wait(timeout=15)

@@ -1,10 +1,10 @@
 """Who is calling, as the gateway and departments see it: a ``Caller``.
 
-A bearer access token is the real thing. The development header below remains,
-refused in production, for local trials and tests that need a citizen with a
-given ID number without signing one in (to be retired; see the identity issue).
+A bearer access token is the real thing. The test header below is honoured only
+when ``HEFEITONG_ENV=test`` (the test suite and the benchmarks, which need a citizen
+with a given ID number without signing one in); everywhere else it is refused.
 
-Development header:
+Test header:
 ``X-Dev-Citizen: <18-digit ID number>`` plus optional ``X-Dev-Level`` (0–3, default 2),
 ``X-Dev-Name`` (percent-encoded UTF-8) and ``X-Dev-Phone``.
 """
@@ -31,8 +31,8 @@ def _dev_caller(request: Request) -> Caller | None:
     id_number = headers.get("x-dev-citizen")
     if id_number is None:
         return None
-    if request.app.state.settings.env == "production":
-        raise AuthenticationRequired("Development identity headers are disabled in production")
+    if request.app.state.settings.env != "test":
+        raise AuthenticationRequired("X-Dev-Citizen is only honoured with HEFEITONG_ENV=test")
     return _parse_dev_caller(
         id_number, headers.get("x-dev-level", "2"), headers.get("x-dev-name"),
         headers.get("x-dev-phone"),
