@@ -218,3 +218,28 @@ async def test_face_verification_needs_l2_and_raises_to_l3(
         "/v1/me/face-verification", json={"image": "not base64!"}, headers=bearer(tokens)
     )
     assert bad.status_code == 422
+
+
+async def test_sms_rate_limit_per_ip(client: httpx.AsyncClient) -> None:
+    # 30 codes an hour from one address, whatever the phones.
+    statuses = [
+        (await client.post("/v1/auth/sms-codes", json={"phone": new_phone()})).status_code
+        for _ in range(31)
+    ]
+    assert statuses[:30] == [202] * 30
+    assert statuses[30] == 429
+
+
+async def test_malformed_id_number_is_422_naming_the_field(
+    client: httpx.AsyncClient, sandbox: SandboxHandle
+) -> None:
+    tokens = await sign_in(client, sandbox)
+    good = data.make_id_no("malformed")
+    wrong_check = good[:17] + ("0" if good[17] != "0" else "1")
+    response = await client.post(
+        "/v1/me/real-name", json={"name": "张三", "id_number": wrong_check}, headers=bearer(tokens)
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["errors"][0]["location"] == ["body", "id_number"]
+    assert wrong_check not in response.text  # the rejected number is not echoed back
