@@ -53,9 +53,8 @@ class AgentNotFound(AppError):
 async def link_as_legal_representative(
     identity: Identity, db: AsyncSession, citizen: Citizen, credit_code: str
 ) -> Enterprise:
-    caller = await identity.caller_of_citizen(citizen)
-    licences = await identity.department_for(
-        "e_license", "licences", {"type": "business_licence"}, caller
+    licences = await identity.department(
+        "e_license", "licences", {"type": "business_licence"}, identity.caller_of_citizen(citizen)
     )
     held = next((lic for lic in licences if lic.get("credit_code") == credit_code), None)
     if held is None:

@@ -30,6 +30,10 @@ class ConsentNotFound(AppError):
     title_en = "Consent not found"
 
 
+def _expired() -> HTMLResponse:
+    return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+
+
 def _redirect_with(uri: str, **params: str) -> RedirectResponse:
     separator = "&" if "?" in uri else "?"
     return RedirectResponse(
@@ -96,7 +100,7 @@ async def sign_in_code(
 ) -> Response:
     pending = await oidc.pending_request(identity, request_id)
     if pending is None:
-        return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+        return _expired()
     try:
         normalized = normalize_phone(phone)
     except ValueError:
@@ -124,7 +128,7 @@ async def sign_in(
 ) -> Response:
     pending = await oidc.pending_request(identity, request_id)
     if pending is None:
-        return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+        return _expired()
     try:
         normalized = normalize_phone(phone)
     except ValueError:
@@ -160,7 +164,7 @@ async def consent(
     pending = await oidc.pending_request(identity, request_id)
     sso = await oidc.browser_session(identity, hft_sso)
     if pending is None or sso is None or hft_sso is None:
-        return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+        return _expired()
     if csrf != oidc.csrf_token(identity, hft_sso, request_id):
         return HTMLResponse(error_page("请求无效，请返回重新发起。"), status_code=400)
     if decision != "allow":

@@ -81,19 +81,17 @@ class Identity:
     # (real name) shows in the next token, which a refresh gives within minutes.
     _callers: OrderedDict[str, Caller] = field(default_factory=OrderedDict)
 
-    async def department(self, adapter: str, operation: str, params: dict[str, Any]) -> Any:
-        """Call a department for identity itself; failures become the gateway's problems."""
-        try:
-            return await self.invoker.call(
-                adapter, operation, params, SYSTEM_CALLER, deadline=time.monotonic() + 5
-            )
-        except AdapterError as exc:
-            raise problem_for(exc) from exc
-
-    async def department_for(
-        self, adapter: str, operation: str, params: dict[str, Any], caller: Caller
+    async def department(
+        self,
+        adapter: str,
+        operation: str,
+        params: dict[str, Any],
+        caller: Caller = SYSTEM_CALLER,
     ) -> Any:
-        """Call a department on a citizen's behalf (their ID number goes along)."""
+        """Call a department for identity itself, or on a citizen's behalf with ``caller``.
+
+        Failures become the gateway's problems (502/503/504, or the department's refusal).
+        """
         try:
             return await self.invoker.call(
                 adapter, operation, params, caller, deadline=time.monotonic() + 5
@@ -192,20 +190,9 @@ class Identity:
         )
         db.add(session)
         await db.flush()
-        return await self._issue(db, citizen, session, auth_time=int(now.timestamp()))
+        return await self.issue_for_session(db, citizen, session, auth_time=int(now.timestamp()))
 
     async def issue_for_session(
-        self,
-        db: AsyncSession,
-        citizen: Citizen,
-        session: AuthSession,
-        *,
-        auth_time: int,
-        acting_for: str | None = None,
-    ) -> TokenPair:
-        return await self._issue(db, citizen, session, auth_time=auth_time, acting_for=acting_for)
-
-    async def _issue(
         self,
         db: AsyncSession,
         citizen: Citizen,
@@ -257,7 +244,7 @@ class Identity:
         session.last_used_at = utcnow()
         db.add(session)
         auth_time = int(_as_utc(session.created_at).timestamp())
-        return await self._issue(db, citizen, session, auth_time=auth_time)
+        return await self.issue_for_session(db, citizen, session, auth_time=auth_time)
 
     async def _revoke_for_reuse(self, db: AsyncSession, session: AuthSession) -> None:
         session.revoked_at, session.revoked_reason = utcnow(), "refresh_reuse"
@@ -340,33 +327,29 @@ class Identity:
             citizen = await db.get(Citizen, claims.subject)
         if citizen is None:
             raise RefreshTokenInvalid()
-        caller = self._caller_of(citizen, claims)
+        caller = self.caller_of_citizen(
+            citizen,
+            level=min(claims.assurance_level, citizen.assurance_level),
+            acting_for=claims.acting_for,
+        )
         self._callers[claims.jti] = caller
         if len(self._callers) > 10_000:
             self._callers.popitem(last=False)
         return caller
 
-    async def caller_of_citizen(self, citizen: Citizen) -> Caller:
-        """The citizen as departments see them, for calls identity makes on their behalf."""
+    def caller_of_citizen(
+        self, citizen: Citizen, *, level: int | None = None, acting_for: str | None = None
+    ) -> Caller:
+        """The citizen as departments see them (their ID number and name go along)."""
         return Caller(
             subject=citizen.id,
-            assurance_level=citizen.assurance_level,
-            id_number=self.pii.decrypt(citizen.id_number_enc, field="id_number")
-            if citizen.id_number_enc
-            else None,
-            name=self.pii.decrypt(citizen.name_enc, field="name") if citizen.name_enc else None,
-        )
-
-    def _caller_of(self, citizen: Citizen, claims: AccessClaims) -> Caller:
-        return Caller(
-            subject=citizen.id,
-            assurance_level=min(claims.assurance_level, citizen.assurance_level),
+            assurance_level=citizen.assurance_level if level is None else level,
             id_number=self.pii.decrypt(citizen.id_number_enc, field="id_number")
             if citizen.id_number_enc
             else None,
             name=self.pii.decrypt(citizen.name_enc, field="name") if citizen.name_enc else None,
             phone=self.pii.decrypt(citizen.phone_enc, field="phone"),
-            acting_for=claims.acting_for,
+            acting_for=acting_for,
         )
 
 
