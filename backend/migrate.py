@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.applications.working_days import seed_calendar
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
 from backend.catalog.service import replace_catalog, stored_revision
 from backend.db import create_engine
@@ -67,6 +68,9 @@ async def migrate_and_seed(database_url: str) -> int | None:
     await upgrade(database_url)
     engine = create_engine(database_url)
     try:
+        sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        async with sessions() as session, session.begin():
+            await seed_calendar(session)
         return await seed_bundled_catalog(engine)
     finally:
         await engine.dispose()
