@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from backend.ids import uuid7
 
 
 class CalendarYear(SQLModel, table=True):
@@ -23,3 +26,67 @@ class CalendarYear(SQLModel, table=True):
     workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=64)
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def _utc(nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Application(SQLModel, table=True):
+    __tablename__ = "applications_application"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    number: str = Field(unique=True, max_length=20)
+    service_code: str = Field(index=True, max_length=64)
+    applicant_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    enterprise_id: str | None = Field(default=None, index=True, max_length=36)
+    status: str = Field(index=True, max_length=24)
+    form: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    delivery: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    materials: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    trips: int = 0
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+    submitted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class TimelineEntry(SQLModel, table=True):
+    """Every status change, with who did it and why: the application's history."""
+
+    __tablename__ = "applications_timeline"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    application_id: str = Field(
+        foreign_key="applications_application.id", index=True, max_length=36
+    )
+    at: datetime = Field(sa_column=_utc())
+    actor: str = Field(max_length=16)
+    actor_id: str = Field(max_length=64)
+    from_status: str | None = Field(default=None, max_length=24)
+    to_status: str = Field(max_length=24)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class DailyCounter(SQLModel, table=True):
+    """Per-day sequence behind human-readable application numbers (HF2026112600001)."""
+
+    __tablename__ = "applications_daily_counter"
+
+    day: str = Field(primary_key=True, max_length=8)
+    last: int = 0
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A submission's Idempotency-Key: same key and body → the same application."""
+
+    __tablename__ = "applications_idempotency"
+    __table_args__ = (UniqueConstraint("owner_id", "key"),)
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    owner_id: str = Field(max_length=36)
+    key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)
+    application_id: str | None = Field(default=None, max_length=36)
+    created_at: datetime = Field(sa_column=_utc())

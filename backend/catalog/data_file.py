@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import jsonschema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -82,6 +83,8 @@ class ServiceEntry(_Strict):
     promised_days: int | None = None
     statutory_days: int | None = None
     materials: list[MaterialEntry] | None = None
+    form_schema: dict[str, Any] | None = None
+    review_departments: list[Code] | None = None
 
 
 class LifeEventEntry(_Strict):
@@ -209,6 +212,9 @@ def check_rules(catalog: CatalogFile) -> list[CatalogProblem]:
             fail(entry, "domain-exists", f"unknown domain {s.domain!r}")
         if s.department not in departments:
             fail(entry, "department-exists", f"unknown department {s.department!r}")
+        for code in s.review_departments or ():
+            if code not in departments:
+                fail(entry, "department-exists", f"unknown review department {code!r}")
         if s.regions != "all":
             if not s.regions:
                 fail(entry, "regions-non-empty", "regions must be 'all' or a non-empty list")
@@ -226,7 +232,14 @@ def check_rules(catalog: CatalogFile) -> list[CatalogProblem]:
 
 
 def _check_application_fields(s: ServiceEntry, entry: str, fail: Any) -> None:
-    fields = (s.trips, s.promised_days, s.statutory_days, s.materials)
+    fields = (
+        s.trips,
+        s.promised_days,
+        s.statutory_days,
+        s.materials,
+        s.form_schema,
+        s.review_departments,
+    )
     if s.kind != "application":
         if any(f is not None for f in fields):
             fail(entry, "application-fields", "only applications have trips, days and materials")
@@ -243,3 +256,12 @@ def _check_application_fields(s: ServiceEntry, entry: str, fail: Any) -> None:
         )
     if not s.materials:
         fail(entry, "materials-required", "applications list at least one required material")
+    if s.form_schema is None:
+        fail(entry, "form-schema-required", "applications need a form_schema")
+    else:
+        try:
+            jsonschema.Draft202012Validator.check_schema(s.form_schema)
+        except jsonschema.SchemaError as exc:
+            fail(entry, "form-schema-valid", f"form_schema is not a JSON Schema: {exc.message}")
+    if s.review_departments is not None and s.department not in s.review_departments:
+        fail(entry, "owner-reviews", "review_departments must include the owning department")

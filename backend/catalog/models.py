@@ -58,6 +58,10 @@ class Service(SQLModel, table=True):
     materials: list[dict[str, Any]] | None = Field(
         default=None, sa_column=Column(JSON, nullable=True)
     )
+    form_schema: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    review_departments: list[str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class LifeEvent(SQLModel, table=True):

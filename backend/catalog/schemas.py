@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from backend.catalog.data_file import ServiceKind
@@ -43,6 +45,12 @@ class ApplicationTerms(BaseModel):
     promised_days: int = Field(description="Promised working days")
     statutory_days: int = Field(description="Statutory working days")
     materials: list[MaterialOut]
+    form_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of the application form"
+    )
+    review_departments: list[str] = Field(
+        default_factory=list, description="Departments reviewing in parallel (并联审批)"
+    )
 
 
 class ServiceSummary(Named):

@@ -82,6 +82,8 @@ async def replace_catalog(
             promised_days=s.promised_days,
             statutory_days=s.statutory_days,
             materials=[m.model_dump() for m in s.materials] if s.materials else None,
+            form_schema=s.form_schema,
+            review_departments=list(s.review_departments) if s.review_departments else None,
         )
         for i, s in enumerate(catalog.services)
     )
@@ -264,6 +266,8 @@ def _service_detail(
             promised_days=s.promised_days or 0,
             statutory_days=s.statutory_days or 0,
             materials=[MaterialOut(**m) for m in s.materials or []],
+            form_schema=s.form_schema,
+            review_departments=s.review_departments or [s.department_code],
         )
     return ServiceDetail(
         code=s.code,

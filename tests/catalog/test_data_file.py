@@ -77,6 +77,11 @@ BROKEN: dict[str, Callable[[Doc], None]] = {
         promised_days=99, statutory_days=5
     ),
     "materials-required": lambda doc: _first("application")(doc).update(materials=[]),
+    "form-schema-required": lambda doc: _first("application")(doc).pop("form_schema"),
+    "form-schema-valid": lambda doc: _first("application")(doc).update(
+        form_schema={"type": "objekt"}
+    ),
+    "owner-reviews": lambda doc: _first("application")(doc).update(review_departments=["hf-tax"]),
     "application-fields": lambda doc: _first("query")(doc).update(trips=0),
     "region-exists": lambda doc: doc["services"][0].update(regions=["999999"]),
     "department-exists": lambda doc: doc["services"][0].update(department="hf-nobody"),

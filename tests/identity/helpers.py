@@ -41,3 +41,22 @@ async def sign_in(
 
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def sign_in_real_name(
+    client: httpx.AsyncClient, sandbox: SandboxHandle, id_number: str
+) -> dict[str, Any]:
+    """A signed-in L2 citizen with this ID number: real-name check, then a refreshed token."""
+    from integrations.sandbox import data
+
+    tokens = await sign_in(client, sandbox)
+    verified = await client.post(
+        "/v1/me/real-name",
+        json={"name": data.person_name(id_number), "id_number": id_number},
+        headers=bearer(tokens),
+    )
+    assert verified.status_code == 200, verified.text
+    refreshed = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    return dict(refreshed.json()) | {"phone": tokens["phone"], "id_number": id_number}

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import jwt
 
 from integrations.identifiers import credit_code_check_char
 from integrations.sandbox import SandboxHandle, data
-from tests.identity.helpers import bearer, sign_in
+from tests.identity.helpers import bearer, sign_in, sign_in_real_name
 
 
 def _owner_id_number() -> str:
@@ -21,28 +19,12 @@ def _owner_id_number() -> str:
     )
 
 
-async def _real_name(
-    client: httpx.AsyncClient, sandbox: SandboxHandle, id_number: str
-) -> dict[str, Any]:
-    tokens = await sign_in(client, sandbox)
-    verified = await client.post(
-        "/v1/me/real-name",
-        json={"name": data.person_name(id_number), "id_number": id_number},
-        headers=bearer(tokens),
-    )
-    assert verified.status_code == 200, verified.text
-    refreshed = await client.post(
-        "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
-    )
-    return refreshed.json() | {"phone": tokens["phone"]}
-
-
 async def test_legal_representative_agent_and_acting(
     client: httpx.AsyncClient, sandbox: SandboxHandle
 ) -> None:
     owner_id = _owner_id_number()
     company = data.enterprise(owner_id)
-    owner = await _real_name(client, sandbox, owner_id)
+    owner = await sign_in_real_name(client, sandbox, owner_id)
 
     linked = await client.post(
         "/v1/me/enterprises", json={"credit_code": company["creditCode"]}, headers=bearer(owner)
@@ -55,7 +37,7 @@ async def test_legal_representative_agent_and_acting(
     }
 
     # Someone else cannot claim the enterprise: their e-license library has no such licence.
-    stranger = await _real_name(client, sandbox, data.make_id_no("stranger-ent"))
+    stranger = await sign_in_real_name(client, sandbox, data.make_id_no("stranger-ent"))
     refused = await client.post(
         "/v1/me/enterprises", json={"credit_code": company["creditCode"]}, headers=bearer(stranger)
     )

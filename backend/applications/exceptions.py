@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from backend.errors import AppError
+
+
+class ApplicationNotFound(AppError):
+    status = 404
+    code = "APPLICATION_NOT_FOUND"
+    title_zh = "办件不存在"
+    title_en = "Application not found"
+
+
+class NotAnApplicationService(AppError):
+    status = 422
+    code = "NOT_AN_APPLICATION_SERVICE"
+    title_zh = "该服务事项不支持在线申请"
+    title_en = "This service does not take applications"
+
+
+class FormInvalid(AppError):
+    status = 422
+    code = "FORM_INVALID"
+    title_zh = "申请表填写有误"
+    title_en = "The application form has errors"
+
+
+class MaterialInvalid(AppError):
+    status = 422
+    code = "MATERIAL_INVALID"
+    title_zh = "材料无效"
+    title_en = "A material is not valid"
+
+
+class IdempotencyKeyReused(AppError):
+    status = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+    title_zh = "同一幂等键对应了不同的申请内容"
+    title_en = "This Idempotency-Key was used with a different request"
+
+
+class IdempotencyInFlight(AppError):
+    status = 409
+    code = "IDEMPOTENCY_IN_FLIGHT"
+    title_zh = "相同的申请正在提交中"
+    title_en = "The same submission is still being processed"
+
+
+class IdempotencyKeyRequired(AppError):
+    status = 400
+    code = "IDEMPOTENCY_KEY_REQUIRED"
+    title_zh = "缺少 Idempotency-Key 请求头"
+    title_en = "The Idempotency-Key header is required"

@@ -1,0 +1,166 @@
+"""The applicant's side: submit (idempotently), list, read, withdraw."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlmodel import col, select
+
+from backend.applications import service
+from backend.applications.exceptions import (
+    ApplicationNotFound,
+    FormInvalid,
+    IdempotencyInFlight,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    MaterialInvalid,
+    NotAnApplicationService,
+)
+from backend.applications.models import Application
+from backend.applications.schemas import (
+    ApplicationCreate,
+    ApplicationList,
+    ApplicationOut,
+    ApplicationSummary,
+)
+from backend.applications.state_machine import IllegalTransition, Status
+from backend.catalog.dependencies import CatalogDep
+from backend.catalog.exceptions import ServiceNotFound
+from backend.db import SessionDep
+from backend.errors import problem_responses
+from backend.identity.auth import CurrentCitizen, IdentityDep
+from backend.identity.dependencies import current_caller
+from backend.identity.exceptions import AssuranceLevelTooLow, InvalidToken
+
+router = APIRouter(prefix="/v1/applications", tags=["applications"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]{8,128}$",
+        description="Required: the same key with the same body returns the original application",
+    ),
+]
+
+
+@router.post(
+    "",
+    response_model=ApplicationOut,
+    status_code=201,
+    summary="提交申请 / Submit an application",
+    description=(
+        "需带 Idempotency-Key：相同键与内容返回原申请；内容不同 422；处理中 409。"
+        " Idempotency-Key required: same key and body returns the original (200); a different"
+        " body is 422; while the first is in flight, 409."
+    ),
+    responses=problem_responses(
+        InvalidToken,
+        AssuranceLevelTooLow,
+        ServiceNotFound,
+        NotAnApplicationService,
+        FormInvalid,
+        MaterialInvalid,
+        IdempotencyKeyRequired,
+        IdempotencyKeyReused,
+        IdempotencyInFlight,
+    ),
+)
+async def submit(
+    body: ApplicationCreate,
+    request: Request,
+    response: Response,
+    signed_in: CurrentCitizen,
+    catalog: CatalogDep,
+    db: SessionDep,
+    identity: IdentityDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ApplicationOut:
+    if idempotency_key is None:
+        raise IdempotencyKeyRequired()
+    owner = signed_in.citizen.id
+    catalog_service = catalog.service(body.service_code)
+    earlier = await service.claim_idempotency_key(
+        request.app.state.sessions, owner, idempotency_key, service.request_hash(body)
+    )
+    if earlier is not None:
+        response.status_code = 200
+        return await service.describe(db, await service.owned(db, earlier, owner), catalog_service)
+    caller = await current_caller(request)
+    application = await service.submit(
+        db, identity, catalog_service, body, caller, owner, idempotency_key
+    )
+    return await service.describe(db, application, catalog_service)
+
+
+@router.get(
+    "",
+    response_model=ApplicationList,
+    summary="我的办件 / My applications",
+    responses=problem_responses(InvalidToken),
+)
+async def list_applications(
+    signed_in: CurrentCitizen,
+    db: SessionDep,
+    status: Annotated[Status | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ApplicationList:
+    query = select(Application).where(Application.applicant_id == signed_in.citizen.id)
+    if status is not None:
+        query = query.where(Application.status == status)
+    rows = await db.exec(query.order_by(col(Application.created_at).desc()).limit(limit))
+    return ApplicationList(
+        items=[
+            ApplicationSummary(
+                id=a.id,
+                number=a.number,
+                service_code=a.service_code,
+                status=a.status,
+                created_at=a.created_at,
+            )
+            for a in rows.all()
+        ]
+    )
+
+
+@router.get(
+    "/{application_id}",
+    response_model=ApplicationOut,
+    summary="办件详情 / Application with its timeline",
+    responses=problem_responses(InvalidToken, ApplicationNotFound),
+)
+async def get_application(
+    application_id: str, signed_in: CurrentCitizen, catalog: CatalogDep, db: SessionDep
+) -> ApplicationOut:
+    application = await service.owned(db, application_id, signed_in.citizen.id)
+    return await service.describe(db, application, catalog.service(application.service_code))
+
+
+@router.post(
+    "/{application_id}/submit",
+    response_model=ApplicationOut,
+    summary="提交草稿 / Submit a saved draft",
+    responses=problem_responses(InvalidToken, ApplicationNotFound, FormInvalid, IllegalTransition),
+)
+async def submit_draft(
+    application_id: str, signed_in: CurrentCitizen, catalog: CatalogDep, db: SessionDep
+) -> ApplicationOut:
+    application = await service.owned(db, application_id, signed_in.citizen.id)
+    catalog_service = catalog.service(application.service_code)
+    await service.submit_draft(db, application, catalog_service, signed_in.citizen.id)
+    return await service.describe(db, application, catalog_service)
+
+
+@router.post(
+    "/{application_id}/withdraw",
+    response_model=ApplicationOut,
+    summary="撤回申请 / Withdraw",
+    responses=problem_responses(InvalidToken, ApplicationNotFound, IllegalTransition),
+)
+async def withdraw(
+    application_id: str, signed_in: CurrentCitizen, catalog: CatalogDep, db: SessionDep
+) -> ApplicationOut:
+    application = await service.owned(db, application_id, signed_in.citizen.id)
+    await service.withdraw(db, application, signed_in.citizen.id)
+    return await service.describe(db, application, catalog.service(application.service_code))

@@ -1,0 +1,277 @@
+"""Submitting applications and reading them back; the applicant's side of the lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jsonschema
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.applications.exceptions import (
+    ApplicationNotFound,
+    FormInvalid,
+    IdempotencyInFlight,
+    IdempotencyKeyReused,
+    MaterialInvalid,
+    NotAnApplicationService,
+)
+from backend.applications.models import Application, IdempotencyRecord, TimelineEntry
+from backend.applications.numbering import next_number
+from backend.applications.schemas import (
+    ApplicationCreate,
+    ApplicationOut,
+    MaterialRef,
+    MaterialStatus,
+    TimelineOut,
+)
+from backend.applications.state_machine import Actor, Status, check
+from backend.catalog.schemas import ServiceDetail
+from backend.gateway.service import require_level
+from backend.identity.service import Identity
+from integrations.base import Caller
+
+# A claimed key whose request never finished (the worker died) may be taken over after this.
+IN_FLIGHT_TIMEOUT = timedelta(seconds=60)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def request_hash(body: ApplicationCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim_idempotency_key(
+    sessions: async_sessionmaker[AsyncSession], owner_id: str, key: str, digest: str
+) -> str | None:
+    """Claim the key in its own committed transaction, so concurrent requests see it.
+
+    Returns the id of the application an earlier identical request created, or None
+    when this request is the one to create it.
+    """
+    async with sessions() as db, db.begin():
+        try:
+            async with db.begin_nested():
+                db.add(
+                    IdempotencyRecord(
+                        owner_id=owner_id, key=key, request_hash=digest, created_at=utcnow()
+                    )
+                )
+            return None
+        except IntegrityError:
+            pass
+        found = await db.exec(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key
+            )
+        )
+        record = found.one()
+        if record.request_hash != digest:
+            raise IdempotencyKeyReused()
+        if record.application_id is not None:
+            return record.application_id
+        if utcnow() - _as_utc(record.created_at) < IN_FLIGHT_TIMEOUT:
+            raise IdempotencyInFlight(headers={"Retry-After": "1"})
+        record.created_at = utcnow()  # abandoned by a request that died: take it over
+        db.add(record)
+        return None
+
+
+async def submit(
+    db: AsyncSession,
+    identity: Identity,
+    service: ServiceDetail,
+    body: ApplicationCreate,
+    caller: Caller,
+    owner_id: str,
+    idempotency_key: str,
+) -> Application:
+    if service.application is None:
+        raise NotAnApplicationService(f"{service.code} is a {service.kind} service")
+    require_level(caller, service.min_level)
+    # A draft may be half filled in: only what is there is checked until it is submitted.
+    _validate_form(service, body.form, partial=body.draft)
+    materials = await _check_materials(identity, service, body.materials, caller)
+    now = utcnow()
+    status = Status.DRAFT if body.draft else Status.SUBMITTED
+    application = Application(
+        number=await next_number(db, now),
+        service_code=service.code,
+        applicant_id=owner_id,
+        status=status,
+        form=body.form,
+        delivery=body.delivery.model_dump(mode="json"),
+        materials=materials,
+        created_at=now,
+        updated_at=now,
+        submitted_at=None if body.draft else now,
+    )
+    db.add(application)
+    await db.flush()
+    db.add(
+        TimelineEntry(
+            application_id=application.id,
+            at=now,
+            actor=Actor.APPLICANT,
+            actor_id=owner_id,
+            from_status=None,
+            to_status=status,
+            note="保存草稿" if body.draft else "提交申请",
+        )
+    )
+    found = await db.exec(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == idempotency_key
+        )
+    )
+    record = found.one()
+    record.application_id = application.id
+    db.add(record)
+    return application
+
+
+def _validate_form(service: ServiceDetail, form: dict[str, Any], *, partial: bool) -> None:
+    schema = service.application.form_schema if service.application else None
+    if not schema:
+        return
+    if partial:
+        schema = {k: v for k, v in schema.items() if k != "required"}
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = [
+        {
+            "location": ["body", "form", *[str(p) for p in e.absolute_path]],
+            "message": e.message,
+            "type": str(e.validator),
+        }
+        for e in validator.iter_errors(form)
+    ]
+    if errors:
+        raise FormInvalid("The form does not match this service's form", errors=errors)
+
+
+async def _check_materials(
+    identity: Identity, service: ServiceDetail, refs: list[MaterialRef], caller: Caller
+) -> list[dict[str, Any]]:
+    """材料免提交: an e-license is attached by reference after checking the citizen holds it."""
+    assert service.application is not None
+    required = {m.code: m for m in service.application.materials}
+    attached: list[dict[str, Any]] = []
+    held: dict[str, str] | None = None
+    for ref in refs:
+        material = required.get(ref.code)
+        if material is None:
+            raise MaterialInvalid(f"{ref.code!r} is not a material of {service.code}")
+        if ref.licence_no is not None:
+            if held is None:
+                licences = await identity.department("e_license", "licences", {}, caller)
+                held = {lic["licence_no"]: lic["type"] for lic in licences}
+            if held.get(ref.licence_no) != material.e_license:
+                raise MaterialInvalid(
+                    f"licence {ref.licence_no} is not your {material.e_license} licence"
+                )
+            attached.append({"code": ref.code, "source": "e_license", "ref": ref.licence_no})
+        else:
+            attached.append({"code": ref.code, "source": "upload", "ref": ref.upload_id})
+    return attached
+
+
+async def owned(db: AsyncSession, application_id: str, owner_id: str) -> Application:
+    """The application if it belongs to ``owner_id``; 404 otherwise (never 403)."""
+    application = await db.get(Application, application_id)
+    if application is None or application.applicant_id != owner_id:
+        raise ApplicationNotFound()
+    return application
+
+
+async def submit_draft(
+    db: AsyncSession, application: Application, service: ServiceDetail, owner_id: str
+) -> None:
+    """A saved draft goes in: the whole form must now be complete."""
+    _validate_form(service, application.form, partial=False)
+    await transition(db, application, Status.SUBMITTED, Actor.APPLICANT, owner_id, "提交申请")
+    application.submitted_at = application.updated_at
+
+
+async def withdraw(db: AsyncSession, application: Application, owner_id: str) -> None:
+    await transition(db, application, Status.WITHDRAWN, Actor.APPLICANT, owner_id, "申请人撤回")
+
+
+async def transition(
+    db: AsyncSession,
+    application: Application,
+    target: Status,
+    actor: Actor,
+    actor_id: str,
+    note: str | None,
+) -> None:
+    """Change status through the state machine, recording it on the timeline."""
+    current = Status(application.status)
+    check(current, target, actor)
+    now = utcnow()
+    application.status, application.updated_at = target, now
+    db.add(application)
+    db.add(
+        TimelineEntry(
+            application_id=application.id,
+            at=now,
+            actor=actor,
+            actor_id=actor_id,
+            from_status=current,
+            to_status=target,
+            note=note,
+        )
+    )
+
+
+async def describe(
+    db: AsyncSession, application: Application, service: ServiceDetail
+) -> ApplicationOut:
+    entries = await db.exec(
+        select(TimelineEntry)
+        .where(TimelineEntry.application_id == application.id)
+        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+    )
+    attached = {m["code"]: m["source"] for m in application.materials}
+    required = service.application.materials if service.application else []
+    return ApplicationOut(
+        id=application.id,
+        number=application.number,
+        service_code=application.service_code,
+        status=application.status,
+        form=application.form,
+        delivery=application.delivery,
+        materials=[
+            MaterialStatus(
+                code=m.code,
+                name_zh=m.name_zh,
+                satisfied=m.code in attached,
+                source=attached.get(m.code),
+            )
+            for m in required
+        ],
+        trips=application.trips,
+        created_at=application.created_at,
+        submitted_at=application.submitted_at,
+        timeline=[
+            TimelineOut(
+                at=e.at,
+                actor=e.actor,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                note=e.note,
+            )
+            for e in entries.all()
+        ],
+    )
