@@ -50,3 +50,10 @@ class IdempotencyKeyRequired(AppError):
     code = "IDEMPOTENCY_KEY_REQUIRED"
     title_zh = "缺少 Idempotency-Key 请求头"
     title_en = "The Idempotency-Key header is required"
+
+
+class NotAReviewer(AppError):
+    status = 403
+    code = "NOT_A_REVIEWER"
+    title_zh = "本部门无权进行此操作"
+    title_en = "This department cannot do that for this application"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
@@ -50,6 +50,27 @@ class Application(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
     submitted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    accepted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    due_on: date | None = None
+    due_estimated: bool = False
+    # What the department handed over: an e-license number or a mail tracking number.
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Review(SQLModel, table=True):
+    """One department's part in a (parallel) review: pending until it decides."""
+
+    __tablename__ = "applications_review"
+    __table_args__ = (UniqueConstraint("application_id", "department_code"),)
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    application_id: str = Field(
+        foreign_key="applications_application.id", index=True, max_length=36
+    )
+    department_code: str = Field(max_length=64)
+    decision: str = Field(default="pending", max_length=16)  # pending | approved | rejected
+    opinion: str | None = Field(default=None, max_length=1000)
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class TimelineEntry(SQLModel, table=True):

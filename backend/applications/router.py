@@ -23,6 +23,7 @@ from backend.applications.schemas import (
     ApplicationList,
     ApplicationOut,
     ApplicationSummary,
+    SupplementSubmission,
 )
 from backend.applications.state_machine import IllegalTransition, Status
 from backend.catalog.dependencies import CatalogDep
@@ -149,6 +150,30 @@ async def submit_draft(
     application = await service.owned(db, application_id, signed_in.citizen.id)
     catalog_service = catalog.service(application.service_code)
     await service.submit_draft(db, application, catalog_service, signed_in.citizen.id)
+    return await service.describe(db, application, catalog_service)
+
+
+@router.post(
+    "/{application_id}/supplements",
+    response_model=ApplicationOut,
+    summary="提交补正材料 / Send what the department asked for",
+    responses=problem_responses(
+        InvalidToken, ApplicationNotFound, FormInvalid, MaterialInvalid, IllegalTransition
+    ),
+)
+async def supplement(
+    application_id: str,
+    body: SupplementSubmission,
+    request: Request,
+    signed_in: CurrentCitizen,
+    catalog: CatalogDep,
+    db: SessionDep,
+    identity: IdentityDep,
+) -> ApplicationOut:
+    application = await service.owned(db, application_id, signed_in.citizen.id)
+    catalog_service = catalog.service(application.service_code)
+    caller = await current_caller(request)
+    await service.supplement(db, identity, application, catalog_service, body, caller)
     return await service.describe(db, application, catalog_service)
 
 

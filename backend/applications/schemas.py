@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -61,11 +61,28 @@ class TimelineOut(BaseModel):
     note: str | None
 
 
+class ReviewOut(BaseModel):
+    department: str
+    decision: Literal["pending", "approved", "rejected"]
+    opinion: str | None
+
+
+class SupplementSubmission(_Body):
+    form: dict[str, Any] | None = Field(default=None, description="The corrected form, whole")
+    materials: list[MaterialRef] = Field(default_factory=list, max_length=30)
+    note: str | None = Field(default=None, max_length=500)
+
+
 class ApplicationOut(BaseModel):
     id: str
     number: str
     service_code: str
     status: str
+    due_on: date | None = Field(description="Promised deadline (working days from acceptance)")
+    due_estimated: bool = Field(description="The deadline falls in a year without published data")
+    trips_over_allowance: bool = Field(description="More in-person trips than the service allows")
+    reviews: list[ReviewOut]
+    result: dict[str, Any] | None
     form: dict[str, Any]
     delivery: dict[str, Any]
     materials: list[MaterialStatus]

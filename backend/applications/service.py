@@ -21,13 +21,15 @@ from backend.applications.exceptions import (
     MaterialInvalid,
     NotAnApplicationService,
 )
-from backend.applications.models import Application, IdempotencyRecord, TimelineEntry
+from backend.applications.models import Application, IdempotencyRecord, Review, TimelineEntry
 from backend.applications.numbering import next_number
 from backend.applications.schemas import (
     ApplicationCreate,
     ApplicationOut,
     MaterialRef,
     MaterialStatus,
+    ReviewOut,
+    SupplementSubmission,
     TimelineOut,
 )
 from backend.applications.state_machine import Actor, Status, check
@@ -204,6 +206,27 @@ async def submit_draft(
     application.submitted_at = application.updated_at
 
 
+async def supplement(
+    db: AsyncSession,
+    identity: Identity,
+    application: Application,
+    service: ServiceDetail,
+    body: SupplementSubmission,
+    caller: Caller,
+) -> None:
+    """The applicant answers a request for missing material; review resumes."""
+    if body.form is not None:
+        _validate_form(service, body.form, partial=False)
+        application.form = body.form
+    if body.materials:
+        added = await _check_materials(identity, service, body.materials, caller)
+        kept = [m for m in application.materials if m["code"] not in {a["code"] for a in added}]
+        application.materials = [*kept, *added]
+    await transition(
+        db, application, Status.IN_REVIEW, Actor.APPLICANT, caller.subject, body.note or "已补正"
+    )
+
+
 async def withdraw(db: AsyncSession, application: Application, owner_id: str) -> None:
     await transition(db, application, Status.WITHDRAWN, Actor.APPLICANT, owner_id, "申请人撤回")
 
@@ -243,6 +266,11 @@ async def describe(
         .where(TimelineEntry.application_id == application.id)
         .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
     )
+    reviews = await db.exec(
+        select(Review)
+        .where(Review.application_id == application.id)
+        .order_by(col(Review.department_code))
+    )
     attached = {m["code"]: m["source"] for m in application.materials}
     required = service.application.materials if service.application else []
     return ApplicationOut(
@@ -250,6 +278,16 @@ async def describe(
         number=application.number,
         service_code=application.service_code,
         status=application.status,
+        due_on=application.due_on,
+        due_estimated=application.due_estimated,
+        trips_over_allowance=bool(
+            service.application and application.trips > service.application.trips
+        ),
+        reviews=[
+            ReviewOut(department=r.department_code, decision=r.decision, opinion=r.opinion)
+            for r in reviews.all()
+        ],
+        result=application.result,
         form=application.form,
         delivery=application.delivery,
         materials=[

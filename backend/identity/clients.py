@@ -35,6 +35,7 @@ async def create_client(
     kind: str,
     redirect_uris: list[str] | None = None,
     scopes: list[str] | None = None,
+    department_code: str | None = None,
 ) -> tuple[OAuthClient, str]:
     """A new client and its secret; the secret is shown once and only its hash is kept."""
     from backend.identity.service import utcnow
@@ -47,6 +48,7 @@ async def create_client(
         name=name,
         kind=kind,
         redirect_uris=list(redirect_uris or []),
+        department_code=department_code,
         scopes=list(scopes if scopes is not None else DEPARTMENT_SCOPES),
         created_at=now,
         secret_rotated_at=now,
@@ -78,7 +80,7 @@ def issue_client_token(
     keys: KeyStore, issuer: str, client: OAuthClient, scopes: list[str], ttl: float
 ) -> dict[str, Any]:
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": issuer,
         "sub": client.client_id,
         "aud": PROVIDER_AUDIENCE,
@@ -89,6 +91,8 @@ def issue_client_token(
         "client_id": client.client_id,
         "scope": " ".join(scopes),
     }
+    if client.department_code:
+        claims["department"] = client.department_code
     key = keys.current
     token = jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": key.kid})
     return {

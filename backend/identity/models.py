@@ -81,6 +81,8 @@ class OAuthClient(SQLModel, table=True):
     secret_hash: str = Field(max_length=64)
     name: str = Field(max_length=128)
     kind: str = Field(max_length=16)  # department | web
+    # The catalog department a department system acts for (provider API permissions).
+    department_code: str | None = Field(default=None, max_length=64)
     redirect_uris: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=_utc_column())

@@ -1,0 +1,136 @@
+"""The provider API departments process applications with (client-credentials tokens)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from backend.applications import processing
+from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
+from backend.applications.schemas import ApplicationOut
+from backend.applications.service import describe
+from backend.applications.state_machine import IllegalTransition
+from backend.catalog.dependencies import CatalogDep
+from backend.db import SessionDep
+from backend.errors import problem_responses
+from backend.identity.exceptions import InvalidToken
+from backend.identity.provider_auth import CurrentDepartment
+
+router = APIRouter(prefix="/v1/provider/applications", tags=["provider"])
+PROBLEMS = problem_responses(InvalidToken, ApplicationNotFound, NotAReviewer, IllegalTransition)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SupplementRequest(_Body):
+    missing: Annotated[
+        list[Annotated[str, Field(max_length=100)]], Field(min_length=1, max_length=20)
+    ]
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ReviewDecision(_Body):
+    decision: Literal["approve", "reject"]
+    opinion: str = Field(min_length=1, max_length=1000)
+
+
+class TripRecord(_Body):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class Completion(_Body):
+    licence_no: str | None = Field(default=None, max_length=64, description="e-license delivered")
+    tracking_number: str | None = Field(default=None, max_length=64, description="mail sent")
+    note: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def some_result(self) -> Completion:
+        if not (self.licence_no or self.tracking_number or self.note):
+            raise ValueError("give the licence number, the tracking number or a note")
+        return self
+
+
+@router.post("/{application_id}/accept", response_model=ApplicationOut, responses=PROBLEMS,
+             summary="受理 / Accept")  # fmt: skip
+async def accept(
+    application_id: str, department: CurrentDepartment, catalog: CatalogDep, db: SessionDep
+) -> ApplicationOut:
+    application, service = await processing.for_department(
+        db, application_id, catalog.service, department
+    )
+    await processing.accept(db, application, service, department)
+    return await describe(db, application, service)
+
+
+@router.post("/{application_id}/supplement", response_model=ApplicationOut, responses=PROBLEMS,
+             summary="要求补正 / Ask for missing material")  # fmt: skip
+async def supplement(
+    application_id: str,
+    body: SupplementRequest,
+    department: CurrentDepartment,
+    catalog: CatalogDep,
+    db: SessionDep,
+) -> ApplicationOut:
+    application, service = await processing.for_department(
+        db, application_id, catalog.service, department
+    )
+    await processing.request_supplement(
+        db, application, service, department, body.missing, body.note
+    )
+    return await describe(db, application, service)
+
+
+@router.post("/{application_id}/reviews", response_model=ApplicationOut, responses=PROBLEMS,
+             summary="审查意见 / Give this department's decision")  # fmt: skip
+async def review(
+    application_id: str,
+    body: ReviewDecision,
+    department: CurrentDepartment,
+    catalog: CatalogDep,
+    db: SessionDep,
+) -> ApplicationOut:
+    application, service = await processing.for_department(
+        db, application_id, catalog.service, department
+    )
+    await processing.review(
+        db, application, service, department, body.decision == "approve", body.opinion
+    )
+    return await describe(db, application, service)
+
+
+@router.post("/{application_id}/trips", response_model=ApplicationOut, responses=PROBLEMS,
+             summary="记录现场跑动 / Record an in-person trip")  # fmt: skip
+async def trip(
+    application_id: str,
+    body: TripRecord,
+    department: CurrentDepartment,
+    catalog: CatalogDep,
+    db: SessionDep,
+) -> ApplicationOut:
+    application, service = await processing.for_department(
+        db, application_id, catalog.service, department
+    )
+    await processing.record_trip(db, application, department, body.reason)
+    return await describe(db, application, service)
+
+
+@router.post("/{application_id}/complete", response_model=ApplicationOut, responses=PROBLEMS,
+             summary="办结 / Complete with the result delivered")  # fmt: skip
+async def complete(
+    application_id: str,
+    body: Completion,
+    department: CurrentDepartment,
+    catalog: CatalogDep,
+    db: SessionDep,
+) -> ApplicationOut:
+    application, service = await processing.for_department(
+        db, application_id, catalog.service, department
+    )
+    await processing.complete(
+        db, application, service, department, body.model_dump(exclude_none=True)
+    )
+    return await describe(db, application, service)
