@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend import db
 from backend.applications.provider_router import router as provider_applications_router
 from backend.applications.router import router as applications_router
+from backend.applications.router import uploads_router
 from backend.catalog.router import router as catalog_router
 from backend.catalog.store import CatalogStore
 from backend.errors import Problem, install_error_handlers
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oidc_router)
     app.include_router(enterprise_router)
     app.include_router(applications_router)
+    app.include_router(uploads_router)
     app.include_router(provider_applications_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)

@@ -111,3 +111,16 @@ class IdempotencyRecord(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     application_id: str | None = Field(default=None, max_length=36)
     created_at: datetime = Field(sa_column=_utc())
+
+
+class Upload(SQLModel, table=True):
+    """A file a citizen uploaded; the bytes are stored once per content (SHA-256)."""
+
+    __tablename__ = "applications_upload"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    owner_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    content_type: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_utc())

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
 from sqlmodel import col, select
 
-from backend.applications import service
+from backend.applications import service, uploads
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -17,7 +18,7 @@ from backend.applications.exceptions import (
     MaterialInvalid,
     NotAnApplicationService,
 )
-from backend.applications.models import Application
+from backend.applications.models import Application, Upload
 from backend.applications.schemas import (
     ApplicationCreate,
     ApplicationList,
@@ -26,6 +27,7 @@ from backend.applications.schemas import (
     SupplementSubmission,
 )
 from backend.applications.state_machine import IllegalTransition, Status
+from backend.applications.uploads import UploadEmpty, UploadTooLarge, UploadTypeRefused
 from backend.catalog.dependencies import CatalogDep
 from backend.catalog.exceptions import ServiceNotFound
 from backend.db import SessionDep
@@ -35,6 +37,44 @@ from backend.identity.dependencies import current_caller
 from backend.identity.exceptions import AssuranceLevelTooLow, InvalidToken
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
+uploads_router = APIRouter(prefix="/v1/uploads", tags=["applications"])
+
+
+class UploadOut(BaseModel):
+    id: str
+    sha256: str
+    size: int
+    content_type: str
+
+
+@uploads_router.post(
+    "",
+    response_model=UploadOut,
+    status_code=201,
+    summary="上传材料 / Upload a material",
+    description=(
+        "请求体即文件（PDF/JPEG/PNG，不超过10MB），Content-Type 为文件类型。"
+        " The body is the file itself (PDF, JPEG or PNG, 10 MB at most) with its Content-Type."
+    ),
+    responses=problem_responses(InvalidToken, UploadTooLarge, UploadTypeRefused, UploadEmpty),
+)
+async def upload(request: Request, signed_in: CurrentCitizen, db: SessionDep) -> UploadOut:
+    media = uploads.check_declared(
+        request.headers.get("content-type"), request.headers.get("content-length")
+    )
+    directory = request.app.state.settings.var_dir / "uploads"
+    sha, size = await uploads.store(directory, media, request.stream())
+    record = Upload(
+        owner_id=signed_in.citizen.id,
+        sha256=sha,
+        size=size,
+        content_type=media,
+        created_at=service.utcnow(),
+    )
+    db.add(record)
+    await db.flush()
+    return UploadOut(id=record.id, sha256=sha, size=size, content_type=media)
+
 
 IdempotencyKey = Annotated[
     str | None,

@@ -21,7 +21,13 @@ from backend.applications.exceptions import (
     MaterialInvalid,
     NotAnApplicationService,
 )
-from backend.applications.models import Application, IdempotencyRecord, Review, TimelineEntry
+from backend.applications.models import (
+    Application,
+    IdempotencyRecord,
+    Review,
+    TimelineEntry,
+    Upload,
+)
 from backend.applications.numbering import next_number
 from backend.applications.schemas import (
     ApplicationCreate,
@@ -105,7 +111,7 @@ async def submit(
     require_level(caller, service.min_level)
     # A draft may be half filled in: only what is there is checked until it is submitted.
     _validate_form(service, body.form, partial=body.draft)
-    materials = await _check_materials(identity, service, body.materials, caller)
+    materials = await _check_materials(db, identity, service, body.materials, caller)
     now = utcnow()
     status = Status.DRAFT if body.draft else Status.SUBMITTED
     application = Application(
@@ -164,7 +170,11 @@ def _validate_form(service: ServiceDetail, form: dict[str, Any], *, partial: boo
 
 
 async def _check_materials(
-    identity: Identity, service: ServiceDetail, refs: list[MaterialRef], caller: Caller
+    db: AsyncSession,
+    identity: Identity,
+    service: ServiceDetail,
+    refs: list[MaterialRef],
+    caller: Caller,
 ) -> list[dict[str, Any]]:
     """材料免提交: an e-license is attached by reference after checking the citizen holds it."""
     assert service.application is not None
@@ -185,6 +195,9 @@ async def _check_materials(
                 )
             attached.append({"code": ref.code, "source": "e_license", "ref": ref.licence_no})
         else:
+            upload = await db.get(Upload, ref.upload_id)
+            if upload is None or upload.owner_id != caller.subject:
+                raise MaterialInvalid(f"upload {ref.upload_id} is not one of yours")
             attached.append({"code": ref.code, "source": "upload", "ref": ref.upload_id})
     return attached
 
@@ -219,7 +232,7 @@ async def supplement(
         _validate_form(service, body.form, partial=False)
         application.form = body.form
     if body.materials:
-        added = await _check_materials(identity, service, body.materials, caller)
+        added = await _check_materials(db, identity, service, body.materials, caller)
         kept = [m for m in application.materials if m["code"] not in {a["code"] for a in added}]
         application.materials = [*kept, *added]
     await transition(
