@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend import db
+from backend.applications.messages_router import router as messages_router
+from backend.applications.notifications import run_worker
 from backend.applications.provider_router import router as provider_applications_router
 from backend.applications.router import router as applications_router
 from backend.applications.router import uploads_router
@@ -124,6 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
         app.state.catalog = catalog
+        worker = None
+        if settings.outbox_worker:
+            # Embedded default: deliver notifications in-process; production runs
+            # `hefeitong worker` (as many as wanted) and turns this off.
+            worker = asyncio.create_task(run_worker(app.state.sessions, app.state.identity))
         # Start-up leaves ~350k long-lived objects (catalog, search index, schemas, ORM
         # metadata); a full collection walking them took ~100 ms and was the whole p99 tail
         # of the gateway. Frozen objects are skipped by every later collection.
@@ -132,6 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await catalog.stop()
             await registry.aclose()
             await transport.aclose()
@@ -162,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(enterprise_router)
     app.include_router(applications_router)
     app.include_router(uploads_router)
+    app.include_router(messages_router)
     app.include_router(provider_applications_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)

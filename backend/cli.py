@@ -152,6 +152,25 @@ async def _replace_catalog(catalog: CatalogFile, source: str, sha: str) -> int:
         await engine.dispose()
 
 
+@app.command()
+def worker(
+    interval: Annotated[float, typer.Option(help="Seconds between outbox passes")] = 1.0,
+) -> None:
+    """Deliver application notifications from the outbox (run one or more in production)."""
+    asyncio.run(_worker(interval))
+
+
+async def _worker(interval: float) -> None:
+    from backend.app import create_app
+    from backend.applications.notifications import run_worker
+
+    settings = get_settings().model_copy(update={"outbox_worker_in_server": False})
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        console.print("delivering application notifications (Ctrl-C to stop)")
+        await run_worker(application.state.sessions, application.state.identity, interval=interval)
+
+
 @keys_app.command("rotate")
 def keys_rotate(
     if_missing: Annotated[

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     breaker_open_seconds: float = 15.0
     # Values for ${VAR} in adapter specs (base URLs, keys); the environment is used too.
     adapter_variables: dict[str, str] = Field(default_factory=dict)
+    # Deliver application notifications inside the server (default: the embedded mode).
+    outbox_worker_in_server: bool | None = None
     # `hefeitong serve` starts the sandbox departments in the embedded default.
     sandbox: bool | None = None
     # Embedded default: apply migrations and seed the catalog when the server starts.
@@ -76,6 +78,12 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.signing_key_dir or self.var_dir / "keys"
+
+    @property
+    def outbox_worker(self) -> bool:
+        if self.outbox_worker_in_server is None:
+            return self.is_embedded
+        return self.outbox_worker_in_server
 
     @property
     def should_start_sandbox(self) -> bool:

@@ -142,6 +142,8 @@ def make_settings(
         "breaker_open_seconds": 1.0,
         # Tests sign the same phone in several times; the production limit has its own test.
         "sms_limit_per_phone": "100/minute",
+        # Tests deliver notifications explicitly (deliver_pending), never behind their back.
+        "outbox_worker_in_server": False,
     }
     return Settings(**(values | overrides))
 

@@ -124,3 +124,35 @@ class Upload(SQLModel, table=True):
     size: int
     content_type: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=_utc())
+
+
+class OutboxEvent(SQLModel, table=True):
+    """A status change to tell the applicant about, written in the change's own transaction."""
+
+    __tablename__ = "applications_outbox"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    application_id: str = Field(max_length=36)
+    citizen_id: str = Field(index=True, max_length=36)
+    status: str = Field(max_length=24)
+    note: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_column=_utc())
+    # Indexed: the worker looks for the undelivered ones.
+    delivered_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
+    )
+
+
+class Message(SQLModel, table=True):
+    """The in-app message centre. One message per outbox event, whatever the retries."""
+
+    __tablename__ = "applications_message"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    citizen_id: str = Field(index=True, max_length=36)
+    event_id: str = Field(unique=True, max_length=36)
+    application_id: str = Field(max_length=36)
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=1000)
+    created_at: datetime = Field(sa_column=_utc())
+    read_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))

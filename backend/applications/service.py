@@ -24,6 +24,7 @@ from backend.applications.exceptions import (
 from backend.applications.models import (
     Application,
     IdempotencyRecord,
+    OutboxEvent,
     Review,
     TimelineEntry,
     Upload,
@@ -128,16 +129,14 @@ async def submit(
     )
     db.add(application)
     await db.flush()
-    db.add(
-        TimelineEntry(
-            application_id=application.id,
-            at=now,
-            actor=Actor.APPLICANT,
-            actor_id=owner_id,
-            from_status=None,
-            to_status=status,
-            note="保存草稿" if body.draft else "提交申请",
-        )
+    _record(
+        db,
+        application,
+        None,
+        status,
+        Actor.APPLICANT,
+        owner_id,
+        "保存草稿" if body.draft else "提交申请",
     )
     found = await db.exec(
         select(IdempotencyRecord).where(
@@ -255,18 +254,41 @@ async def transition(
     """Change status through the state machine, recording it on the timeline."""
     current = Status(application.status)
     check(current, target, actor)
-    now = utcnow()
-    application.status, application.updated_at = target, now
+    application.status, application.updated_at = target, utcnow()
     db.add(application)
+    _record(db, application, current, target, actor, actor_id, note)
+
+
+def _record(
+    db: AsyncSession,
+    application: Application,
+    before: Status | None,
+    after: Status,
+    actor: Actor,
+    actor_id: str,
+    note: str | None,
+) -> None:
+    """The timeline entry and the outbox event of one change, in the change's transaction,
+    so the change and the news of it commit (or vanish) together."""
+    now = utcnow()
     db.add(
         TimelineEntry(
             application_id=application.id,
             at=now,
             actor=actor,
             actor_id=actor_id,
-            from_status=current,
-            to_status=target,
+            from_status=before,
+            to_status=after,
             note=note,
+        )
+    )
+    db.add(
+        OutboxEvent(
+            application_id=application.id,
+            citizen_id=application.applicant_id,
+            status=after,
+            note=note,
+            created_at=now,
         )
     )
 

@@ -22,7 +22,8 @@ async def latest_code(sandbox: SandboxHandle, phone: str) -> str:
         inbox = (
             await client.get(f"{sandbox.urls['sms']}/__sandbox/sms/inbox", params={"phone": phone})
         ).json()
-    return str(inbox["messages"][0]["params"]["code"])
+    # Newest first; other texts (application updates) may sit in the same inbox.
+    return str(next(m for m in inbox["messages"] if "code" in m["params"])["params"]["code"])
 
 
 async def sign_in(

@@ -1,0 +1,127 @@
+"""The citizen's message centre and live event stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from backend.applications.models import Message
+from backend.applications.notifications import events_channel
+from backend.applications.service import utcnow
+from backend.db import SessionDep
+from backend.errors import NotFound, problem_responses
+from backend.identity.auth import CurrentCitizen, IdentityDep
+from backend.identity.exceptions import InvalidToken
+
+router = APIRouter(prefix="/v1/me", tags=["me"])
+KEEPALIVE_SECONDS = 15.0
+
+
+class MessageNotFound(NotFound):
+    code = "MESSAGE_NOT_FOUND"
+    title_zh = "消息不存在"
+    title_en = "Message not found"
+
+
+class MessageOut(BaseModel):
+    id: str
+    application_id: str
+    title: str
+    body: str
+    created_at: datetime
+    read: bool
+
+
+class MessageList(BaseModel):
+    items: list[MessageOut]
+    unread: int
+
+
+@router.get(
+    "/messages",
+    response_model=MessageList,
+    summary="消息中心 / Messages",
+    responses=problem_responses(InvalidToken),
+)
+async def messages(
+    signed_in: CurrentCitizen,
+    db: SessionDep,
+    unread_only: Annotated[bool, Query()] = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> MessageList:
+    query = select(Message).where(Message.citizen_id == signed_in.citizen.id)
+    if unread_only:
+        query = query.where(col(Message.read_at).is_(None))
+    rows = (await db.exec(query.order_by(col(Message.id).desc()).limit(limit))).all()
+    unread = (
+        await db.exec(
+            select(Message.id).where(
+                Message.citizen_id == signed_in.citizen.id, col(Message.read_at).is_(None)
+            )
+        )
+    ).all()
+    return MessageList(
+        items=[
+            MessageOut(
+                id=m.id,
+                application_id=m.application_id,
+                title=m.title,
+                body=m.body,
+                created_at=m.created_at,
+                read=m.read_at is not None,
+            )
+            for m in rows
+        ],
+        unread=len(unread),
+    )
+
+
+@router.post(
+    "/messages/{message_id}/read",
+    status_code=204,
+    summary="标为已读 / Mark as read",
+    responses=problem_responses(InvalidToken, MessageNotFound),
+)
+async def mark_read(message_id: str, signed_in: CurrentCitizen, db: SessionDep) -> Response:
+    message = await db.get(Message, message_id)
+    if message is None or message.citizen_id != signed_in.citizen.id:
+        raise MessageNotFound()
+    if message.read_at is None:
+        message.read_at = utcnow()
+        db.add(message)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/events",
+    summary="实时事件（SSE）/ Live events (server-sent events)",
+    description="办件状态变化实时推送。Application status changes as they happen.",
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(InvalidToken)},
+)
+async def events(
+    request: Request, signed_in: CurrentCitizen, identity: IdentityDep
+) -> StreamingResponse:
+    channel = events_channel(signed_in.citizen.id)
+
+    async def stream() -> AsyncIterator[bytes]:
+        async with identity.kv.subscribe(channel) as subscription:
+            yield b": connected\n\n"
+            iterator = aiter(subscription)
+            while not await request.is_disconnected():
+                try:
+                    _, data = await asyncio.wait_for(anext(iterator), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"  # proxies close idle connections otherwise
+                    continue
+                yield b"event: application\ndata: " + data + b"\n\n"
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )

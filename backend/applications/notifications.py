@@ -1,0 +1,128 @@
+"""Delivering status changes from the outbox: message centre, SMS, live events.
+
+The worker takes undelivered outbox rows in order, writes one message per event (a
+unique event id, so a retry after a crash can never make a second one), sends an SMS
+for the changes that need the citizen, publishes to their live stream and marks the
+event delivered. Killed between commit and delivery, it delivers on the next pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.applications.models import Application, Message, OutboxEvent
+from backend.applications.service import utcnow
+from backend.identity.models import Citizen
+from backend.identity.service import Identity
+
+log = structlog.get_logger("hefeitong.notifications")
+
+TITLES = {
+    "submitted": "申请已提交",
+    "accepted": "申请已受理",
+    "in_review": "申请审查中",
+    "supplement_required": "需要补正材料",
+    "approved": "申请已通过",
+    "rejected": "申请未通过",
+    "completed": "办件已办结",
+    "withdrawn": "申请已撤回",
+    "draft": "草稿已保存",
+}
+# The changes worth a text message: the citizen has to act, or the matter is decided.
+SMS_STATUSES = {"supplement_required", "approved", "rejected", "completed"}
+
+
+def events_channel(citizen_id: str) -> str:
+    return f"events:{citizen_id}"
+
+
+async def deliver_pending(
+    sessions: async_sessionmaker[AsyncSession], identity: Identity, *, limit: int = 100
+) -> int:
+    """One pass over the outbox; returns how many events were delivered."""
+    async with sessions() as db:
+        pending = (
+            await db.exec(
+                select(OutboxEvent)
+                .where(col(OutboxEvent.delivered_at).is_(None))
+                .order_by(col(OutboxEvent.id))
+                .limit(limit)
+            )
+        ).all()
+    delivered = 0
+    for event in pending:
+        async with sessions() as db, db.begin():
+            fresh = await db.get(OutboxEvent, event.id)
+            if fresh is None or fresh.delivered_at is not None:
+                continue  # another worker got there first
+            application = await db.get(Application, event.application_id)
+            title = TITLES.get(event.status, "办件状态更新")
+            body = f"{application.number if application else ''} {title}" + (
+                f"：{event.note}" if event.note else ""
+            )
+            try:
+                async with db.begin_nested():
+                    db.add(
+                        Message(
+                            citizen_id=event.citizen_id,
+                            event_id=event.id,
+                            application_id=event.application_id,
+                            title=title,
+                            body=body[:1000],
+                            created_at=utcnow(),
+                        )
+                    )
+            except IntegrityError:
+                pass  # written by a pass that died before marking the event: keep that one
+            fresh.delivered_at = utcnow()
+            db.add(fresh)
+            if event.status in SMS_STATUSES and application is not None:
+                await _text(identity, db, event.citizen_id, application.number, title)
+        await identity.kv.publish(
+            events_channel(event.citizen_id),
+            json.dumps({"application_id": event.application_id, "status": event.status}),
+        )
+        delivered += 1
+    return delivered
+
+
+async def _text(
+    identity: Identity, db: AsyncSession, citizen_id: str, number: str, title: str
+) -> None:
+    citizen = await db.get(Citizen, citizen_id)
+    if citizen is None:
+        return
+    phone = identity.pii.decrypt(citizen.phone_enc, field="phone")
+    try:
+        await identity.department(
+            "sms",
+            "send",
+            {
+                "phone": phone,
+                "template": "SMS_APPLICATION",
+                "values": {"number": number, "status": title},
+            },
+        )
+    except Exception:
+        log.warning("application_sms_failed", application=number)
+
+
+async def run_worker(
+    sessions: async_sessionmaker[AsyncSession], identity: Identity, *, interval: float = 1.0
+) -> None:
+    """Deliver forever (``hefeitong worker``, or a task in the embedded server)."""
+    while True:
+        started = time.monotonic()
+        try:
+            await deliver_pending(sessions, identity)
+        except Exception:
+            log.exception("outbox_pass_failed")
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -1,0 +1,119 @@
+"""Every status change reaches the citizen exactly once, even if the worker dies."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from backend.app import create_app
+from backend.applications.notifications import deliver_pending
+from integrations.sandbox import SandboxHandle, data
+from tests.applications.test_lifecycle import as_department, department_token, fill
+from tests.conftest import make_settings
+from tests.identity.helpers import bearer, sign_in_real_name
+
+CODE = "maternal-health-handbook"
+
+
+async def _inbox(sandbox: SandboxHandle, phone: str) -> list[dict[str, object]]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(
+            f"{sandbox.urls['sms']}/__sandbox/sms/inbox", params={"phone": phone}
+        )
+    return [m for m in response.json()["messages"] if "code" not in m["params"]]
+
+
+async def test_changes_become_messages_once_even_after_a_crash(
+    app_client: tuple[FastAPI, httpx.AsyncClient], sandbox: SandboxHandle
+) -> None:
+    app, client = app_client
+    citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"msg-{uuid.uuid4()}"))
+    submitted = await client.post(
+        "/v1/applications",
+        json={"service_code": CODE, "form": fill(CODE)},
+        headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
+    )
+    app_id = submitted.json()["id"]
+    dept = as_department(await department_token(app, client, "hf-health"))
+    await client.post(f"/v1/provider/applications/{app_id}/accept", headers=dept)
+    await client.post(
+        f"/v1/provider/applications/{app_id}/supplement",
+        json={"missing": ["产检记录"]},
+        headers=dept,
+    )
+    # Committed, but no worker has run yet (as if it died right after the commits).
+    before = (await client.get("/v1/me/messages", headers=bearer(citizen))).json()
+    assert before == {"items": [], "unread": 0}
+
+    identity, sessions = app.state.identity, app.state.sessions
+    assert (
+        await deliver_pending(sessions, identity) == 4
+    )  # submitted, accepted, in_review, supplement
+    assert await deliver_pending(sessions, identity) == 0  # a second pass finds nothing to do
+    after = (await client.get("/v1/me/messages", headers=bearer(citizen))).json()
+    assert after["unread"] == 4  # submitted, accepted, in_review, supplement_required
+    assert after["items"][0]["title"] == "需要补正材料"
+    texts = await _inbox(sandbox, citizen["phone"])
+    assert [t["params"]["status"] for t in texts] == ["需要补正材料"]  # only what needs action
+
+    newest = after["items"][0]["id"]
+    read = await client.post(f"/v1/me/messages/{newest}/read", headers=bearer(citizen))
+    assert read.status_code == 204
+    unread = (await client.get("/v1/me/messages?unread_only=true", headers=bearer(citizen))).json()
+    assert unread["unread"] == 3 and newest not in {m["id"] for m in unread["items"]}
+
+    other = await sign_in_real_name(client, sandbox, data.make_id_no(f"msg2-{uuid.uuid4()}"))
+    stranger = await client.post(f"/v1/me/messages/{newest}/read", headers=bearer(other))
+    assert stranger.status_code == 404
+
+
+async def test_live_events_stream(tmp_path: Path, sandbox: SandboxHandle) -> None:
+    # Over a real HTTP server: the in-memory ASGI transport buffers whole responses.
+    app = create_app(make_settings(tmp_path, None, None, sandbox))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
+        await asyncio.sleep(0.05)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            citizen = await sign_in_real_name(
+                client, sandbox, data.make_id_no(f"sse-{uuid.uuid4()}")
+            )
+            received: list[str] = []
+            connected = asyncio.Event()
+
+            async def listen() -> None:
+                async with client.stream("GET", "/v1/me/events", headers=bearer(citizen)) as stream:
+                    async for line in stream.aiter_lines():
+                        received.append(line)
+                        connected.set()  # the ": connected" comment: subscription is live
+                        if line.startswith("data:"):
+                            return
+
+            listener = asyncio.create_task(listen())
+            await asyncio.wait_for(connected.wait(), 5)
+            await client.post(
+                "/v1/applications",
+                json={"service_code": CODE, "form": fill(CODE)},
+                headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
+            )
+            await deliver_pending(app.state.sessions, app.state.identity)
+            await asyncio.wait_for(listener, 5)
+        assert "event: application" in received
+        assert '"status": "submitted"' in received[-1]
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
