@@ -138,8 +138,3 @@ async def complete(
         await record_trip(db, application, department, "窗口领取办理结果")
     application.result = result
     await transition(db, application, Status.COMPLETED, Actor.DEPARTMENT, department, "办结")
-
-
-def over_trip_allowance(application: Application, service: ServiceDetail) -> bool:
-    assert service.application is not None
-    return application.trips > service.application.trips

@@ -77,7 +77,6 @@ class InvokeFastPath:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route  # so metrics and logs name the route template
-        scope["app"] = scope.get("app") or self.route
         request = Request(scope, receive)
         try:
             body = await answer_invoke(request, match.group(1))

@@ -58,15 +58,6 @@ async def create_client(
     return client, secret
 
 
-async def rotate_secret(db: AsyncSession, client: OAuthClient) -> str:
-    from backend.identity.service import utcnow
-
-    secret = secrets.token_urlsafe(32)
-    client.secret_hash, client.secret_rotated_at = _hash_secret(secret), utcnow()
-    db.add(client)
-    return secret
-
-
 async def authenticate(db: AsyncSession, client_id: str, secret: str) -> OAuthClient | None:
     client = await db.get(OAuthClient, client_id)
     # Compared in constant time; an unknown id costs the same comparison.

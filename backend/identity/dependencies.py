@@ -66,10 +66,6 @@ async def optional_caller_from(request: Request) -> Caller:
     return _dev_caller(request) or ANONYMOUS
 
 
-async def optional_caller(request: Request) -> Caller:
-    return await optional_caller_from(request)
-
-
 async def current_caller(request: Request) -> Caller:
     caller = await optional_caller_from(request)
     if caller is ANONYMOUS:
@@ -77,5 +73,4 @@ async def current_caller(request: Request) -> Caller:
     return caller
 
 
-OptionalCaller = Annotated[Caller, Depends(optional_caller)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
