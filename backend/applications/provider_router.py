@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.applications import processing
 from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
+from backend.applications.models import Application
 from backend.applications.schemas import ApplicationOut
 from backend.applications.service import describe
 from backend.applications.state_machine import IllegalTransition
 from backend.catalog.dependencies import CatalogDep
+from backend.catalog.schemas import ServiceDetail
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity.exceptions import InvalidToken
 from backend.identity.provider_auth import CurrentDepartment
 
 router = APIRouter(prefix="/v1/provider/applications", tags=["provider"])
+
+
+@dataclass(frozen=True)
+class Handled:
+    """An application the calling department owns or reviews, with its service."""
+
+    application: Application
+    service: ServiceDetail
+    department: str
+
+
+async def handled(
+    application_id: str, department: CurrentDepartment, catalog: CatalogDep, db: SessionDep
+) -> Handled:
+    application, service = await processing.for_department(
+        db, application_id, catalog.service, department
+    )
+    return Handled(application, service, department)
+
+
+HandledDep = Annotated[Handled, Depends(handled)]
 PROBLEMS = problem_responses(InvalidToken, ApplicationNotFound, NotAReviewer, IllegalTransition)
 
 
@@ -56,81 +80,40 @@ class Completion(_Body):
 
 @router.post("/{application_id}/accept", response_model=ApplicationOut, responses=PROBLEMS,
              summary="受理 / Accept")  # fmt: skip
-async def accept(
-    application_id: str, department: CurrentDepartment, catalog: CatalogDep, db: SessionDep
-) -> ApplicationOut:
-    application, service = await processing.for_department(
-        db, application_id, catalog.service, department
-    )
-    await processing.accept(db, application, service, department)
-    return await describe(db, application, service)
+async def accept(it: HandledDep, db: SessionDep) -> ApplicationOut:
+    await processing.accept(db, it.application, it.service, it.department)
+    return await describe(db, it.application, it.service)
 
 
 @router.post("/{application_id}/supplement", response_model=ApplicationOut, responses=PROBLEMS,
              summary="要求补正 / Ask for missing material")  # fmt: skip
-async def supplement(
-    application_id: str,
-    body: SupplementRequest,
-    department: CurrentDepartment,
-    catalog: CatalogDep,
-    db: SessionDep,
-) -> ApplicationOut:
-    application, service = await processing.for_department(
-        db, application_id, catalog.service, department
-    )
+async def supplement(body: SupplementRequest, it: HandledDep, db: SessionDep) -> ApplicationOut:
     await processing.request_supplement(
-        db, application, service, department, body.missing, body.note
+        db, it.application, it.service, it.department, body.missing, body.note
     )
-    return await describe(db, application, service)
+    return await describe(db, it.application, it.service)
 
 
 @router.post("/{application_id}/reviews", response_model=ApplicationOut, responses=PROBLEMS,
              summary="审查意见 / Give this department's decision")  # fmt: skip
-async def review(
-    application_id: str,
-    body: ReviewDecision,
-    department: CurrentDepartment,
-    catalog: CatalogDep,
-    db: SessionDep,
-) -> ApplicationOut:
-    application, service = await processing.for_department(
-        db, application_id, catalog.service, department
-    )
+async def review(body: ReviewDecision, it: HandledDep, db: SessionDep) -> ApplicationOut:
     await processing.review(
-        db, application, service, department, body.decision == "approve", body.opinion
+        db, it.application, it.service, it.department, body.decision == "approve", body.opinion
     )
-    return await describe(db, application, service)
+    return await describe(db, it.application, it.service)
 
 
 @router.post("/{application_id}/trips", response_model=ApplicationOut, responses=PROBLEMS,
              summary="记录现场跑动 / Record an in-person trip")  # fmt: skip
-async def trip(
-    application_id: str,
-    body: TripRecord,
-    department: CurrentDepartment,
-    catalog: CatalogDep,
-    db: SessionDep,
-) -> ApplicationOut:
-    application, service = await processing.for_department(
-        db, application_id, catalog.service, department
-    )
-    await processing.record_trip(db, application, department, body.reason)
-    return await describe(db, application, service)
+async def trip(body: TripRecord, it: HandledDep, db: SessionDep) -> ApplicationOut:
+    await processing.record_trip(db, it.application, it.department, body.reason)
+    return await describe(db, it.application, it.service)
 
 
 @router.post("/{application_id}/complete", response_model=ApplicationOut, responses=PROBLEMS,
              summary="办结 / Complete with the result delivered")  # fmt: skip
-async def complete(
-    application_id: str,
-    body: Completion,
-    department: CurrentDepartment,
-    catalog: CatalogDep,
-    db: SessionDep,
-) -> ApplicationOut:
-    application, service = await processing.for_department(
-        db, application_id, catalog.service, department
-    )
+async def complete(body: Completion, it: HandledDep, db: SessionDep) -> ApplicationOut:
     await processing.complete(
-        db, application, service, department, body.model_dump(exclude_none=True)
+        db, it.application, it.service, it.department, body.model_dump(exclude_none=True)
     )
-    return await describe(db, application, service)
+    return await describe(db, it.application, it.service)
