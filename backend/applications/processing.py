@@ -14,8 +14,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
-from backend.applications.models import Application, Review, TimelineEntry
-from backend.applications.service import transition, utcnow
+from backend.applications.models import Application, Review
+from backend.applications.service import add_note, transition, utcnow
 from backend.applications.state_machine import Actor, IllegalTransition, Status
 from backend.applications.working_days import load_calendar
 from backend.catalog.schemas import ServiceDetail
@@ -89,16 +89,12 @@ async def review(
     mine.decision = "approved" if approve else "rejected"
     mine.opinion, mine.decided_at = opinion, utcnow()
     db.add(mine)
-    db.add(
-        TimelineEntry(
-            application_id=application.id,
-            at=utcnow(),
-            actor=Actor.DEPARTMENT,
-            actor_id=department,
-            from_status=application.status,
-            to_status=application.status,
-            note=f"{'同意' if approve else '不同意'}：{opinion}",
-        )
+    add_note(
+        db,
+        application,
+        Actor.DEPARTMENT,
+        department,
+        f"{'同意' if approve else '不同意'}：{opinion}",
     )
     await db.flush()
     decisions = [r.decision for r in (await db.exec(
@@ -116,16 +112,12 @@ async def record_trip(
     application.trips += 1
     application.updated_at = utcnow()
     db.add(application)
-    db.add(
-        TimelineEntry(
-            application_id=application.id,
-            at=utcnow(),
-            actor=Actor.DEPARTMENT,
-            actor_id=department,
-            from_status=application.status,
-            to_status=application.status,
-            note=f"现场办理（第{application.trips}次跑动）：{reason}",
-        )
+    add_note(
+        db,
+        application,
+        Actor.DEPARTMENT,
+        department,
+        f"现场办理（第{application.trips}次跑动）：{reason}",
     )
 
 

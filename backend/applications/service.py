@@ -259,6 +259,23 @@ async def transition(
     _record(db, application, current, target, actor, actor_id, note)
 
 
+def add_note(
+    db: AsyncSession, application: Application, actor: Actor, actor_id: str, note: str
+) -> None:
+    """A timeline entry that changes no status (a department's opinion, a trip)."""
+    db.add(
+        TimelineEntry(
+            application_id=application.id,
+            at=utcnow(),
+            actor=actor,
+            actor_id=actor_id,
+            from_status=application.status,
+            to_status=application.status,
+            note=note,
+        )
+    )
+
+
 def _record(
     db: AsyncSession,
     application: Application,
