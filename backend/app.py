@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend import db
+from backend.applications.admin_router import router as admin_applications_router
+from backend.applications.callbacks_router import router as callbacks_router
 from backend.applications.messages_router import router as messages_router
 from backend.applications.notifications import run_worker
 from backend.applications.provider_router import router as provider_applications_router
@@ -177,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads_router)
     app.include_router(messages_router)
     app.include_router(provider_applications_router)
+    app.include_router(callbacks_router)
+    app.include_router(admin_applications_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)
     app.add_middleware(

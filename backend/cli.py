@@ -196,32 +196,46 @@ app.add_typer(clients_app, name="clients")
 def clients_create(
     name: Annotated[str, typer.Argument(help="The system's name, shown on the consent page")],
     kind: Annotated[
-        str, typer.Option(help="department (client credentials) or web (sign-in with 合肥通)")
+        str,
+        typer.Option(
+            help="department (client credentials), web (sign-in with 合肥通) or admin (platform)"
+        ),
     ] = "department",
+    department: Annotated[
+        str | None, typer.Option(help="Catalog department code a department client acts for")
+    ] = None,
     redirect_uri: Annotated[
         list[str] | None, typer.Option(help="Exact redirect URI of a web client (repeatable)")
     ] = None,
 ) -> None:
     """Register a system; prints its client id and secret (the secret is shown once)."""
-    if kind not in ("department", "web"):
-        raise typer.BadParameter("kind is department or web")
-    client_id, secret = asyncio.run(_create_client(name, kind, redirect_uri or []))
+    if kind not in ("department", "web", "admin"):
+        raise typer.BadParameter("kind is department, web or admin")
+    client_id, secret = asyncio.run(_create_client(name, kind, redirect_uri or [], department))
     console.print(f"client_id: {client_id}\nclient_secret: {secret}\n(the secret is not stored)")
 
 
-async def _create_client(name: str, kind: str, redirect_uris: list[str]) -> tuple[str, str]:
+async def _create_client(
+    name: str, kind: str, redirect_uris: list[str], department: str | None = None
+) -> tuple[str, str]:
     from backend import db
-    from backend.identity.clients import create_client
+    from backend.identity.clients import ADMIN_SCOPE, create_client
     from backend.migrate import upgrade
+
+    scopes = {"web": ["openid", "profile", "phone", "idcard"], "admin": [ADMIN_SCOPE]}
 
     url = get_settings().effective_database_url
     await upgrade(url)
     engine = db.create_engine(url)
     try:
         async with db.session_factory(engine)() as session, session.begin():
-            scopes = ["openid", "profile", "phone", "idcard"] if kind == "web" else None
             client, secret = await create_client(
-                session, name, kind=kind, redirect_uris=redirect_uris, scopes=scopes
+                session,
+                name,
+                kind=kind,
+                redirect_uris=redirect_uris,
+                scopes=scopes.get(kind),
+                department_code=department,
             )
             return client.client_id, secret
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.ids import uuid7
@@ -34,6 +34,12 @@ def _utc(nullable: bool = False) -> Column[datetime]:
 
 class Application(SQLModel, table=True):
     __tablename__ = "applications_application"
+    __table_args__ = (
+        # "My applications", newest first, without a sort.
+        Index("ix_applications_applicant_created", "applicant_id", "created_at"),
+        # Overdue and warning counts for stats: the open ones past a date.
+        Index("ix_applications_status_due", "status", "due_on"),
+    )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
     number: str = Field(unique=True, max_length=20)
@@ -51,8 +57,15 @@ class Application(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_utc())
     submitted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     accepted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # The clock (working days on the platform's calendar, from acceptance). ``due_on`` and
+    # ``warn_on`` (80% used) move on by the working days a supplement kept it paused.
+    promised_days: int | None = None
     due_on: date | None = None
+    warn_on: date | None = None
     due_estimated: bool = False
+    paused_on: date | None = None  # set while a supplement is outstanding
+    paused_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    finished_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     # What the department handed over: an e-license number or a mail tracking number.
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
@@ -156,3 +169,82 @@ class Message(SQLModel, table=True):
     body: str = Field(max_length=1000)
     created_at: datetime = Field(sa_column=_utc())
     read_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class Rating(SQLModel, table=True):
+    """好差评: the applicant's rating of a completed application, once."""
+
+    __tablename__ = "applications_rating"
+
+    application_id: str = Field(
+        foreign_key="applications_application.id", primary_key=True, max_length=36
+    )
+    score: int
+    comment: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Rectification(SQLModel, table=True):
+    """整改: a poor rating (1–2) the department must answer within 15 working days."""
+
+    __tablename__ = "applications_rectification"
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    application_id: str = Field(
+        foreign_key="applications_application.id", unique=True, max_length=36
+    )
+    department_code: str = Field(index=True, max_length=64)
+    score: int
+    comment: str | None = Field(default=None, max_length=500)
+    status: str = Field(default="open", max_length=16)  # open | resolved
+    due_on: date
+    resolution: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_column=_utc())
+    resolved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class DailyStats(SQLModel, table=True):
+    """Running aggregates per China day and service, updated in each change's transaction,
+    so oversight statistics over millions of applications read a few thousand rows."""
+
+    __tablename__ = "applications_daily_stats"
+
+    day: date = Field(primary_key=True)
+    service_code: str = Field(primary_key=True, max_length=64)
+    submitted: int = 0
+    # Finished (completed, rejected) on this day; the working-day figures are about them.
+    completed: int = 0
+    rejected: int = 0
+    one_trip: int = 0  # completed with at most one in-person trip
+    on_time: int = 0  # finished by the deadline
+    working_days: int = 0  # sum of working days used, pauses excluded
+    rating_1: int = 0
+    rating_2: int = 0
+    rating_3: int = 0
+    rating_4: int = 0
+    rating_5: int = 0
+
+
+class WebhookSecret(SQLModel, table=True):
+    """A department's Standard Webhooks signing secret, encrypted at rest."""
+
+    __tablename__ = "applications_webhook_secret"
+
+    department_code: str = Field(primary_key=True, max_length=64)
+    secret_enc: str = Field(max_length=512)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class WebhookReceipt(SQLModel, table=True):
+    """A callback taken in, by its ``webhook-id``: a replay finds it and changes nothing."""
+
+    __tablename__ = "applications_webhook_receipt"
+    __table_args__ = (UniqueConstraint("department_code", "webhook_id"),)
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    department_code: str = Field(index=True, max_length=64)
+    webhook_id: str = Field(max_length=128)
+    event_type: str = Field(max_length=64)
+    application_id: str | None = Field(default=None, max_length=36)
+    outcome: str = Field(max_length=200)
+    received_at: datetime = Field(sa_column=_utc())

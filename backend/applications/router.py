@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 
 from backend.applications import service, uploads
+from backend.applications.clock import utcnow
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -69,7 +70,7 @@ async def upload(request: Request, signed_in: CurrentCitizen, db: SessionDep) ->
         sha256=sha,
         size=size,
         content_type=media,
-        created_at=service.utcnow(),
+        created_at=utcnow(),
     )
     db.add(record)
     await db.flush()

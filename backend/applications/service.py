@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.applications.clock import utcnow
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -47,10 +48,6 @@ from integrations.base import Caller
 
 # A claimed key whose request never finished (the worker died) may be taken over after this.
 IN_FLIGHT_TIMEOUT = timedelta(seconds=60)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _as_utc(value: datetime) -> datetime:

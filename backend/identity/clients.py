@@ -22,6 +22,8 @@ from backend.ids import uuid7
 
 PROVIDER_AUDIENCE = "hefeitong-provider"
 DEPARTMENT_SCOPES = ("provider.applications", "provider.adapters")
+# Platform administration: the calendar, statistics (and, later, provider approval).
+ADMIN_SCOPE = "platform.admin"
 
 
 def _hash_secret(secret: str) -> str:
