@@ -4,63 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from backend.identity.clients import create_client
 from integrations.sandbox import SandboxHandle, data
+from tests.applications.helpers import as_department, department_token, submit
 from tests.gateway.helpers import CATALOG
 from tests.identity.helpers import bearer, sign_in_real_name
-
-
-def fill(service_code: str) -> dict[str, Any]:
-    """A valid form for a service whose required fields are enums, dates, numbers or text."""
-    service = next(s for s in CATALOG.services if s.code == service_code)
-    assert service.form_schema is not None
-    properties = service.form_schema["properties"]
-    form: dict[str, Any] = {}
-    for name in service.form_schema.get("required", []):
-        spec = properties[name]
-        if "enum" in spec:
-            form[name] = spec["enum"][0]
-        elif spec.get("format") == "date":
-            form[name] = "2026-11-02"
-        elif spec.get("type") in ("integer", "number"):
-            form[name] = max(1, spec.get("minimum", 1))
-        else:
-            form[name] = "合肥市蜀山区长江西路100号"
-    return form
-
-
-async def department_token(app: FastAPI, client: httpx.AsyncClient, department: str) -> str:
-    async with app.state.sessions() as db, db.begin():
-        registered, secret = await create_client(
-            db, f"{department} 业务系统", kind="department", department_code=department
-        )
-    response = await client.post(
-        "/oauth2/token",
-        data={"grant_type": "client_credentials"},
-        auth=(registered.client_id, secret),
-    )
-    return str(response.json()["access_token"])
-
-
-def as_department(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def _submit(
-    client: httpx.AsyncClient, citizen: dict[str, Any], service_code: str, **extra: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/applications",
-        json={"service_code": service_code, "form": fill(service_code)} | extra,
-        headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 async def test_one_department_lifecycle_with_a_supplement(
@@ -70,7 +21,7 @@ async def test_one_department_lifecycle_with_a_supplement(
     code = "maternal-health-handbook"
     owner = next(s for s in CATALOG.services if s.code == code).department
     citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"life-{uuid.uuid4()}"))
-    submitted = await _submit(client, citizen, code)
+    submitted = await submit(client, citizen, code)
     dept = as_department(await department_token(app, client, owner))
     app_id = submitted["id"]
 
@@ -125,7 +76,7 @@ async def test_three_departments_review_in_parallel(
     }
     citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"home-{uuid.uuid4()}"))
 
-    first = await _submit(client, citizen, code)
+    first = await submit(client, citizen, code)
     await client.post(
         f"/v1/provider/applications/{first['id']}/accept", headers=tokens[service.department]
     )
@@ -145,7 +96,7 @@ async def test_three_departments_review_in_parallel(
     assert last.json()["status"] == "approved"
     assert {r["decision"] for r in last.json()["reviews"]} == {"approved"}
 
-    second = await _submit(client, citizen, code)
+    second = await submit(client, citizen, code)
     await client.post(
         f"/v1/provider/applications/{second['id']}/accept", headers=tokens[service.department]
     )
@@ -170,7 +121,7 @@ async def test_departments_only_touch_their_own_applications(
 ) -> None:
     app, client = app_client
     citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"own-{uuid.uuid4()}"))
-    submitted = await _submit(
+    submitted = await submit(
         client, citizen, "new-home-transfer-registration", delivery={"method": "pickup"}
     )
     unrelated = as_department(await department_token(app, client, "hf-education"))

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from backend.app import create_app
 from backend.applications.notifications import deliver_pending
 from integrations.sandbox import SandboxHandle, data
-from tests.applications.test_lifecycle import as_department, department_token, fill
+from tests.applications.helpers import as_department, department_token, fill
 from tests.conftest import make_settings
 from tests.identity.helpers import bearer, sign_in_real_name
 
