@@ -37,8 +37,8 @@ class Application(SQLModel, table=True):
     __table_args__ = (
         # "My applications", newest first, without a sort.
         Index("ix_applications_applicant_created", "applicant_id", "created_at"),
-        # Overdue and warning counts for stats: the open ones past a date.
-        Index("ix_applications_status_due", "status", "due_on"),
+        # Overdue and warning counts for stats: the open ones past their 80% mark.
+        Index("ix_applications_status_warn", "status", "warn_on"),
     )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
