@@ -23,6 +23,7 @@ from backend.applications.admin_router import router as admin_applications_route
 from backend.applications.callbacks_router import router as callbacks_router
 from backend.applications.messages_router import router as messages_router
 from backend.applications.notifications import run_worker
+from backend.applications.provider_router import rectifications_router
 from backend.applications.provider_router import router as provider_applications_router
 from backend.applications.router import router as applications_router
 from backend.applications.router import uploads_router
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads_router)
     app.include_router(messages_router)
     app.include_router(provider_applications_router)
+    app.include_router(rectifications_router)
     app.include_router(callbacks_router)
     app.include_router(admin_applications_router)
     # Added first, so it runs inside the observability middleware (which is outermost).

@@ -57,3 +57,24 @@ class NotAReviewer(AppError):
     code = "NOT_A_REVIEWER"
     title_zh = "本部门无权进行此操作"
     title_en = "This department cannot do that for this application"
+
+
+class NotRatable(AppError):
+    status = 409
+    code = "NOT_RATABLE"
+    title_zh = "办结后方可评价，且每件只能评价一次"
+    title_en = "Only a completed application can be rated, once"
+
+
+class RectificationNotFound(AppError):
+    status = 404
+    code = "RECTIFICATION_NOT_FOUND"
+    title_zh = "整改事项不存在"
+    title_en = "Rectification item not found"
+
+
+class RectificationClosed(AppError):
+    status = 409
+    code = "RECTIFICATION_CLOSED"
+    title_zh = "该整改事项已办结"
+    title_en = "This rectification is resolved already"

@@ -13,7 +13,8 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.applications.clock import utcnow
+from backend.applications import deadlines
+from backend.applications.clock import china_date, utcnow
 from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
 from backend.applications.models import Application, Review
 from backend.applications.service import add_note, transition
@@ -52,10 +53,10 @@ async def accept(
     await transition(db, application, Status.ACCEPTED, Actor.DEPARTMENT, department, "受理")
     assert service.application is not None
     now = utcnow()
-    calendar = await load_calendar(db)
-    deadline = calendar.add_working_days(now.date(), service.application.promised_days)
-    application.accepted_at, application.due_on = now, deadline.due
-    application.due_estimated = deadline.estimated
+    application.accepted_at = now
+    deadlines.start(
+        application, await load_calendar(db), service.application.promised_days, china_date(now)
+    )
     for code in reviewers(service):
         db.add(Review(application_id=application.id, department_code=code))
     await transition(db, application, Status.IN_REVIEW, Actor.SYSTEM, "platform", "并联审查开始")

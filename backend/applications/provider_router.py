@@ -5,13 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.applications import processing
-from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
-from backend.applications.models import Application
-from backend.applications.schemas import ApplicationOut
+from backend.applications import clock, processing, ratings
+from backend.applications.exceptions import (
+    ApplicationNotFound,
+    NotAReviewer,
+    RectificationClosed,
+    RectificationNotFound,
+)
+from backend.applications.models import Application, Rectification
+from backend.applications.schemas import ApplicationOut, RectificationOut
 from backend.applications.service import describe
 from backend.applications.state_machine import IllegalTransition
 from backend.catalog.dependencies import CatalogDep
@@ -22,6 +27,7 @@ from backend.identity.exceptions import InvalidToken
 from backend.identity.provider_auth import CurrentDepartment
 
 router = APIRouter(prefix="/v1/provider/applications", tags=["provider"])
+rectifications_router = APIRouter(prefix="/v1/provider/rectifications", tags=["provider"])
 
 
 @dataclass(frozen=True)
@@ -117,3 +123,41 @@ async def complete(body: Completion, it: HandledDep, db: SessionDep) -> Applicat
         db, it.application, it.service, it.department, body.model_dump(exclude_none=True)
     )
     return await describe(db, it.application, it.service)
+
+
+class RectificationResolution(_Body):
+    resolution: str = Field(min_length=1, max_length=1000, description="整改情况 / What was done")
+
+
+def _rectification_out(item: Rectification) -> RectificationOut:
+    return RectificationOut(
+        **item.model_dump(exclude={"department_code"}),
+        overdue=item.status == "open" and clock.today() > item.due_on,
+    )
+
+
+@rectifications_router.get("", response_model=list[RectificationOut],
+                           responses=problem_responses(InvalidToken),
+                           summary="差评整改事项 / Rectifications from poor ratings")  # fmt: skip
+async def list_rectifications(
+    department: CurrentDepartment,
+    db: SessionDep,
+    status: Annotated[Literal["open", "resolved"] | None, Query()] = None,
+) -> list[RectificationOut]:
+    return [_rectification_out(r) for r in await ratings.rectifications(db, department, status)]
+
+
+@rectifications_router.post(
+    "/{rectification_id}/resolve",
+    response_model=RectificationOut,
+    responses=problem_responses(InvalidToken, RectificationNotFound, RectificationClosed),
+    summary="提交整改结果 / Resolve a rectification",
+)
+async def resolve_rectification(
+    rectification_id: str,
+    body: RectificationResolution,
+    department: CurrentDepartment,
+    db: SessionDep,
+) -> RectificationOut:
+    item = await ratings.resolve(db, rectification_id, department, body.resolution)
+    return _rectification_out(item)

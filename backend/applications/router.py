@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from backend.applications import service, uploads
+from backend.applications import clock, deadlines, ratings, service, uploads
 from backend.applications.clock import utcnow
 from backend.applications.exceptions import (
     ApplicationNotFound,
@@ -18,6 +18,7 @@ from backend.applications.exceptions import (
     IdempotencyKeyReused,
     MaterialInvalid,
     NotAnApplicationService,
+    NotRatable,
 )
 from backend.applications.models import Application, Upload
 from backend.applications.schemas import (
@@ -25,6 +26,8 @@ from backend.applications.schemas import (
     ApplicationList,
     ApplicationOut,
     ApplicationSummary,
+    RatingCreate,
+    RatingOut,
     SupplementSubmission,
 )
 from backend.applications.state_machine import IllegalTransition, Status
@@ -35,6 +38,7 @@ from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity.auth import CurrentCitizen, IdentityDep
 from backend.identity.dependencies import current_caller
+from backend.identity.enterprises import EnterpriseNotLinked, link_for
 from backend.identity.exceptions import AssuranceLevelTooLow, InvalidToken
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
@@ -107,6 +111,7 @@ IdempotencyKey = Annotated[
         IdempotencyKeyRequired,
         IdempotencyKeyReused,
         IdempotencyInFlight,
+        EnterpriseNotLinked,
     ),
 )
 async def submit(
@@ -130,8 +135,13 @@ async def submit(
         response.status_code = 200
         return await service.describe(db, await service.owned(db, earlier, owner), catalog_service)
     caller = await current_caller(request)
+    enterprise_id = None
+    if signed_in.claims.acting_for is not None:
+        # Made for the enterprise the token acts for, if the citizen still may.
+        _, enterprise = await link_for(db, owner, signed_in.claims.acting_for)
+        enterprise_id = enterprise.id
     application = await service.submit(
-        db, identity, catalog_service, body, caller, owner, idempotency_key
+        db, identity, catalog_service, body, caller, owner, idempotency_key, enterprise_id
     )
     return await service.describe(db, application, catalog_service)
 
@@ -140,7 +150,11 @@ async def submit(
     "",
     response_model=ApplicationList,
     summary="我的办件 / My applications",
-    responses=problem_responses(InvalidToken),
+    description=(
+        "以企业身份（`act`）调用时返回该企业的办件。"
+        " Acting for an enterprise (`act` claim), the enterprise's applications."
+    ),
+    responses=problem_responses(InvalidToken, EnterpriseNotLinked),
 )
 async def list_applications(
     signed_in: CurrentCitizen,
@@ -148,10 +162,19 @@ async def list_applications(
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ApplicationList:
-    query = select(Application).where(Application.applicant_id == signed_in.citizen.id)
+    if signed_in.claims.acting_for is not None:
+        # Acting for an enterprise: its applications, whichever linked citizen made them.
+        _, enterprise = await link_for(db, signed_in.citizen.id, signed_in.claims.acting_for)
+        query = select(Application).where(Application.enterprise_id == enterprise.id)
+    else:
+        query = select(Application).where(
+            Application.applicant_id == signed_in.citizen.id,
+            col(Application.enterprise_id).is_(None),
+        )
     if status is not None:
         query = query.where(Application.status == status)
     rows = await db.exec(query.order_by(col(Application.created_at).desc()).limit(limit))
+    today = clock.today()
     return ApplicationList(
         items=[
             ApplicationSummary(
@@ -159,6 +182,8 @@ async def list_applications(
                 number=a.number,
                 service_code=a.service_code,
                 status=a.status,
+                due_on=a.due_on,
+                light=deadlines.light(a, today),
                 created_at=a.created_at,
             )
             for a in rows.all()
@@ -230,3 +255,29 @@ async def withdraw(
     application = await service.owned(db, application_id, signed_in.citizen.id)
     await service.withdraw(db, application, signed_in.citizen.id)
     return await service.describe(db, application, catalog.service(application.service_code))
+
+
+@router.post(
+    "/{application_id}/rating",
+    response_model=RatingOut,
+    status_code=201,
+    summary="好差评 / Rate a completed application",
+    description=(
+        "办结后评价一次（1–5星）；1–2星将生成整改事项，部门须在15个工作日内处理。"
+        " Once, after completion; a rating of 1–2 opens a rectification for the department"
+        " (15 working days)."
+    ),
+    responses=problem_responses(InvalidToken, ApplicationNotFound, NotRatable),
+)
+async def rate(
+    application_id: str,
+    body: RatingCreate,
+    signed_in: CurrentCitizen,
+    catalog: CatalogDep,
+    db: SessionDep,
+) -> RatingOut:
+    application = await service.owned(db, application_id, signed_in.citizen.id)
+    rating = await ratings.rate(
+        db, application, catalog.service(application.service_code), body.score, body.comment
+    )
+    return RatingOut.model_validate(rating, from_attributes=True)

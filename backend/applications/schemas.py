@@ -73,6 +73,30 @@ class SupplementSubmission(_Body):
     note: str | None = Field(default=None, max_length=500)
 
 
+class RatingCreate(_Body):
+    score: int = Field(ge=1, le=5, description="1 非常不满意 … 5 非常满意")
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class RatingOut(BaseModel):
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+class RectificationOut(BaseModel):
+    id: str
+    application_id: str
+    score: int
+    comment: str | None
+    status: Literal["open", "resolved"]
+    due_on: date
+    overdue: bool
+    resolution: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+
+
 class ApplicationOut(BaseModel):
     id: str
     number: str
@@ -80,9 +104,16 @@ class ApplicationOut(BaseModel):
     status: str
     due_on: date | None = Field(description="Promised deadline (working days from acceptance)")
     due_estimated: bool = Field(description="The deadline falls in a year without published data")
+    warn_on: date | None = Field(description="The day 80% of the promised time is used")
+    light: Literal["green", "yellow", "red"] | None = Field(
+        description="green; yellow at 80% of the promised time; red when overdue"
+    )
+    paused: bool = Field(description="The clock is paused: a supplement is outstanding")
+    paused_working_days: int = Field(description="Working days the clock has been paused")
     trips_over_allowance: bool = Field(description="More in-person trips than the service allows")
     reviews: list[ReviewOut]
     result: dict[str, Any] | None
+    rating: RatingOut | None
     form: dict[str, Any]
     delivery: dict[str, Any]
     materials: list[MaterialStatus]
@@ -97,6 +128,8 @@ class ApplicationSummary(BaseModel):
     number: str
     service_code: str
     status: str
+    due_on: date | None
+    light: Literal["green", "yellow", "red"] | None
     created_at: datetime
 
 

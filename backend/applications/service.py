@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.applications.clock import utcnow
+from backend.applications import deadlines, stats
+from backend.applications.clock import china_date, today, utcnow
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -26,6 +27,7 @@ from backend.applications.models import (
     Application,
     IdempotencyRecord,
     OutboxEvent,
+    Rating,
     Review,
     TimelineEntry,
     Upload,
@@ -36,16 +38,21 @@ from backend.applications.schemas import (
     ApplicationOut,
     MaterialRef,
     MaterialStatus,
+    RatingOut,
     ReviewOut,
     SupplementSubmission,
     TimelineOut,
 )
 from backend.applications.state_machine import Actor, Status, check
+from backend.applications.working_days import load_calendar
 from backend.catalog.schemas import ServiceDetail
 from backend.gateway.service import require_level
+from backend.identity.models import EnterpriseLink
 from backend.identity.service import Identity
 from integrations.base import Caller
 
+# The clock stops for good: the matter is decided and delivered, refused or withdrawn.
+FINISHED = (Status.COMPLETED, Status.REJECTED, Status.WITHDRAWN)
 # A claimed key whose request never finished (the worker died) may be taken over after this.
 IN_FLIGHT_TIMEOUT = timedelta(seconds=60)
 
@@ -103,6 +110,7 @@ async def submit(
     caller: Caller,
     owner_id: str,
     idempotency_key: str,
+    enterprise_id: str | None = None,
 ) -> Application:
     if service.application is None:
         raise NotAnApplicationService(f"{service.code} is a {service.kind} service")
@@ -116,6 +124,7 @@ async def submit(
         number=await next_number(db, now),
         service_code=service.code,
         applicant_id=owner_id,
+        enterprise_id=enterprise_id,
         status=status,
         form=body.form,
         delivery=body.delivery.model_dump(mode="json"),
@@ -126,7 +135,7 @@ async def submit(
     )
     db.add(application)
     await db.flush()
-    _record(
+    await _record(
         db,
         application,
         None,
@@ -198,12 +207,24 @@ async def _check_materials(
     return attached
 
 
-async def owned(db: AsyncSession, application_id: str, owner_id: str) -> Application:
-    """The application if it belongs to ``owner_id``; 404 otherwise (never 403)."""
+async def owned(db: AsyncSession, application_id: str, citizen_id: str) -> Application:
+    """The application if the citizen made it, or may act for the enterprise it was made
+    for; 404 otherwise (never 403: another's application is not even confirmed to exist)."""
     application = await db.get(Application, application_id)
-    if application is None or application.applicant_id != owner_id:
+    if application is None:
         raise ApplicationNotFound()
-    return application
+    if application.applicant_id == citizen_id:
+        return application
+    if application.enterprise_id is not None:
+        link = await db.exec(
+            select(EnterpriseLink.id).where(
+                EnterpriseLink.enterprise_id == application.enterprise_id,
+                EnterpriseLink.citizen_id == citizen_id,
+            )
+        )
+        if link.first() is not None:
+            return application
+    raise ApplicationNotFound()
 
 
 async def submit_draft(
@@ -253,7 +274,7 @@ async def transition(
     check(current, target, actor)
     application.status, application.updated_at = target, utcnow()
     db.add(application)
-    _record(db, application, current, target, actor, actor_id, note)
+    await _record(db, application, current, target, actor, actor_id, note)
 
 
 def add_note(
@@ -273,7 +294,7 @@ def add_note(
     )
 
 
-def _record(
+async def _record(
     db: AsyncSession,
     application: Application,
     before: Status | None,
@@ -282,9 +303,10 @@ def _record(
     actor_id: str,
     note: str | None,
 ) -> None:
-    """The timeline entry and the outbox event of one change, in the change's transaction,
-    so the change and the news of it commit (or vanish) together."""
+    """The timeline entry, the outbox event, the clock and the running statistics of one
+    change, in the change's transaction, so they commit (or vanish) with it."""
     now = utcnow()
+    await _clock_and_stats(db, application, before, after, now)
     db.add(
         TimelineEntry(
             application_id=application.id,
@@ -307,6 +329,37 @@ def _record(
     )
 
 
+async def _clock_and_stats(
+    db: AsyncSession,
+    application: Application,
+    before: Status | None,
+    after: Status,
+    now: datetime,
+) -> None:
+    day = china_date(now)
+    if after == Status.SUBMITTED:
+        await stats.bump(db, day, application.service_code, submitted=1)
+    if after == Status.SUPPLEMENT_REQUIRED:
+        deadlines.pause(application, day)
+    elif before == Status.SUPPLEMENT_REQUIRED:
+        deadlines.resume(application, await load_calendar(db), day)
+    if after in FINISHED:
+        application.finished_at = now
+    if after in (Status.COMPLETED, Status.REJECTED):
+        used = deadlines.used_working_days(application, await load_calendar(db), day)
+        completed = after == Status.COMPLETED
+        await stats.bump(
+            db,
+            day,
+            application.service_code,
+            completed=int(completed),
+            rejected=int(not completed),
+            one_trip=int(completed and application.trips <= 1),
+            on_time=int(application.due_on is None or day <= application.due_on),
+            working_days=used,
+        )
+
+
 async def describe(
     db: AsyncSession, application: Application, service: ServiceDetail
 ) -> ApplicationOut:
@@ -320,6 +373,7 @@ async def describe(
         .where(Review.application_id == application.id)
         .order_by(col(Review.department_code))
     )
+    rating = await db.get(Rating, application.id)
     attached = {m["code"]: m["source"] for m in application.materials}
     required = service.application.materials if service.application else []
     return ApplicationOut(
@@ -329,6 +383,10 @@ async def describe(
         status=application.status,
         due_on=application.due_on,
         due_estimated=application.due_estimated,
+        warn_on=application.warn_on,
+        light=deadlines.light(application, today()),
+        paused=application.paused_on is not None,
+        paused_working_days=application.paused_days,
         trips_over_allowance=bool(
             service.application and application.trips > service.application.trips
         ),
@@ -337,6 +395,7 @@ async def describe(
             for r in reviews.all()
         ],
         result=application.result,
+        rating=RatingOut.model_validate(rating, from_attributes=True) if rating else None,
         form=application.form,
         delivery=application.delivery,
         materials=[

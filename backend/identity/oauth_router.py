@@ -109,8 +109,10 @@ async def token(
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
     found_id, secret = _client_credentials(request, client_id, client_secret)
     client = await authenticate(db, found_id, secret)
-    expected_kind = "department" if grant_type == "client_credentials" else "web"
-    if client is None or client.kind != expected_kind:
+    # Systems (departments, platform administration) use client credentials; web sign-in
+    # clients only the authorization code.
+    expected_kinds = ("department", "admin") if grant_type == "client_credentials" else ("web",)
+    if client is None or client.kind not in expected_kinds:
         raise OAuthError(
             "invalid_client",
             "Unknown client or wrong secret",

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from backend.identity.clients import create_client
+from backend.identity.clients import ADMIN_SCOPE, create_client
 from tests.gateway.helpers import CATALOG
 from tests.identity.helpers import bearer
 
@@ -32,17 +32,27 @@ def fill(service_code: str) -> dict[str, Any]:
     return form
 
 
-async def department_token(app: FastAPI, client: httpx.AsyncClient, department: str) -> str:
+async def client_token(app: FastAPI, client: httpx.AsyncClient, **registration: Any) -> str:
+    """A client-credentials access token for a newly registered client."""
     async with app.state.sessions() as db, db.begin():
-        registered, secret = await create_client(
-            db, f"{department} 业务系统", kind="department", department_code=department
-        )
+        registered, secret = await create_client(db, **registration)
     response = await client.post(
         "/oauth2/token",
         data={"grant_type": "client_credentials"},
         auth=(registered.client_id, secret),
     )
+    assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+async def department_token(app: FastAPI, client: httpx.AsyncClient, department: str) -> str:
+    return await client_token(
+        app, client, name=f"{department} 业务系统", kind="department", department_code=department
+    )
+
+
+async def admin_token(app: FastAPI, client: httpx.AsyncClient) -> str:
+    return await client_token(app, client, name="平台管理", kind="admin", scopes=[ADMIN_SCOPE])
 
 
 def as_department(token: str) -> dict[str, str]:
