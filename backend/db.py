@@ -30,6 +30,7 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint_inside_transaction)
     return engine
 
 
@@ -40,6 +41,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_savepoint_inside_transaction(connection: Any, _name: str) -> None:
+    """Open the transaction before a SAVEPOINT that would otherwise start one of its own.
+
+    The sqlite3 driver begins a transaction only at the first INSERT/UPDATE/DELETE, so a
+    savepoint that was a request's first write began its own transaction, its RELEASE
+    committed it, and the request's later rollback could not undo it. SQLAlchemy's
+    documented cure (BEGIN on every transaction) also makes read-then-write requests fail
+    with "database is locked" when another writer commits in between; this keeps the
+    driver's late BEGIN and only fixes the savepoint case.
+    """
+    adapted = connection.connection.dbapi_connection
+    if not adapted._connection.in_transaction:
+        adapted.cursor().execute("BEGIN")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
