@@ -135,7 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.outbox_worker:
             # Embedded default: deliver notifications in-process; production runs
             # `hefeitong worker` (as many as wanted) and turns this off.
-            worker = asyncio.create_task(run_worker(app.state.sessions, app.state.identity))
+            worker = asyncio.create_task(
+                run_worker(
+                    app.state.sessions,
+                    app.state.identity,
+                    catalog=catalog,
+                    poll_interval=settings.poll_interval_seconds,
+                )
+            )
         # Start-up leaves ~350k long-lived objects (catalog, search index, schemas, ORM
         # metadata); a full collection walking them took ~100 ms and was the whole p99 tail
         # of the gateway. Frozen objects are skipped by every later collection.

@@ -156,7 +156,8 @@ async def _replace_catalog(catalog: CatalogFile, source: str, sha: str) -> int:
 def worker(
     interval: Annotated[float, typer.Option(help="Seconds between outbox passes")] = 1.0,
 ) -> None:
-    """Deliver application notifications from the outbox (run one or more in production)."""
+    """Deliver application notifications from the outbox and poll query-only departments
+    (run one or more in production)."""
     asyncio.run(_worker(interval))
 
 
@@ -167,8 +168,17 @@ async def _worker(interval: float) -> None:
     settings = get_settings().model_copy(update={"outbox_worker_in_server": False})
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        console.print("delivering application notifications (Ctrl-C to stop)")
-        await run_worker(application.state.sessions, application.state.identity, interval=interval)
+        console.print(
+            "delivering application notifications and polling query-only departments"
+            " (Ctrl-C to stop)"
+        )
+        await run_worker(
+            application.state.sessions,
+            application.state.identity,
+            interval=interval,
+            catalog=application.state.catalog,
+            poll_interval=settings.poll_interval_seconds,
+        )
 
 
 @keys_app.command("rotate")

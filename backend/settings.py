@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     adapter_variables: dict[str, str] = Field(default_factory=dict)
     # Deliver application notifications inside the server (default: the embedded mode).
     outbox_worker_in_server: bool | None = None
+    # Seconds between the worker's passes over query-only departments (adapters with an
+    # `application_status` operation, see applications/poller.py); 0 turns polling off.
+    poll_interval_seconds: float = Field(default=30.0, ge=0)
     # `hefeitong serve` starts the sandbox departments in the embedded default.
     sandbox: bool | None = None
     # Embedded default: apply migrations and seed the catalog when the server starts.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.clock import utcnow
 from backend.applications.models import Application, Message, OutboxEvent
+from backend.applications.poller import CatalogSource, poll_once
 from backend.identity.models import Citizen
 from backend.identity.service import Identity
 
@@ -116,13 +118,36 @@ async def _text(
 
 
 async def run_worker(
-    sessions: async_sessionmaker[AsyncSession], identity: Identity, *, interval: float = 1.0
+    sessions: async_sessionmaker[AsyncSession],
+    identity: Identity,
+    *,
+    interval: float = 1.0,
+    catalog: CatalogSource | None = None,
+    poll_interval: float = 0.0,
 ) -> None:
-    """Deliver forever (``hefeitong worker``, or a task in the embedded server)."""
+    """Deliver forever (``hefeitong worker``, or a task in the embedded server); given the
+    catalog, also poll the query-only departments every ``poll_interval`` seconds."""
+    async with asyncio.TaskGroup() as loops:
+        loops.create_task(
+            _every(interval, "outbox_pass_failed", lambda: deliver_pending(sessions, identity))
+        )
+        if catalog is not None and poll_interval > 0:
+            # Its own loop: a slow department must not hold up the citizens' notifications.
+            loops.create_task(
+                _every(
+                    poll_interval,
+                    "poll_pass_failed",
+                    lambda: poll_once(sessions, identity.invoker, catalog.snapshot),
+                )
+            )
+
+
+async def _every(interval: float, failure: str, one_pass: Callable[[], Awaitable[object]]) -> None:
+    """Run ``one_pass`` every ``interval`` seconds; a failed pass is logged, never fatal."""
     while True:
         started = time.monotonic()
         try:
-            await deliver_pending(sessions, identity)
+            await one_pass()
         except Exception:
-            log.exception("outbox_pass_failed")
+            log.exception(failure)
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
