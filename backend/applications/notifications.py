@@ -62,8 +62,16 @@ async def deliver_pending(
     delivered = 0
     for event in pending:
         async with sessions() as db, db.begin():
-            fresh = await db.get(OutboxEvent, event.id)
-            if fresh is None or fresh.delivered_at is not None:
+            # Locked (PostgreSQL; SQLite has one writer anyway) and skipped while another
+            # worker holds it, so two workers never text the citizen twice.
+            fresh = (
+                await db.exec(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.id == event.id, col(OutboxEvent.delivered_at).is_(None))
+                    .with_for_update(skip_locked=True)
+                )
+            ).first()
+            if fresh is None:
                 continue  # another worker got there first
             application = await db.get(Application, event.application_id)
             title = TITLES.get(event.status, "办件状态更新")
@@ -83,7 +91,9 @@ async def deliver_pending(
                         )
                     )
             except IntegrityError:
-                pass  # written by a pass that died before marking the event: keep that one
+                # Another worker wrote it a moment ago (the message and the mark commit
+                # together, so this is never a half-finished pass): its SMS went too.
+                continue
             fresh.delivered_at = utcnow()
             db.add(fresh)
             if event.status in SMS_STATUSES and application is not None:

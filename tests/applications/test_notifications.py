@@ -73,6 +73,41 @@ async def test_changes_become_messages_once_even_after_a_crash(
     assert stranger.status_code == 404
 
 
+async def test_two_workers_at_once_still_deliver_each_event_once(
+    app_client: tuple[FastAPI, httpx.AsyncClient], sandbox: SandboxHandle
+) -> None:
+    app, client = app_client
+    citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"pair-{uuid.uuid4()}"))
+    submitted = await client.post(
+        "/v1/applications",
+        json={"service_code": CODE, "form": fill(CODE)},
+        headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
+    )
+    app_id = submitted.json()["id"]
+    dept = as_department(await department_token(app, client, "hf-health"))
+    await client.post(f"/v1/provider/applications/{app_id}/accept", headers=dept)
+    for missing in (["产检记录"], ["身份证复印件"]):
+        await client.post(
+            f"/v1/provider/applications/{app_id}/supplement",
+            json={"missing": missing},
+            headers=dept,
+        )
+        await client.post(
+            f"/v1/applications/{app_id}/supplements", json={}, headers=bearer(citizen)
+        )
+
+    async def drain() -> None:
+        while await deliver_pending(app.state.sessions, app.state.identity, limit=3):
+            pass
+
+    await asyncio.gather(drain(), drain())
+    messages = (await client.get("/v1/me/messages", headers=bearer(citizen))).json()
+    # submitted, accepted, in_review, then (supplement_required, in_review) twice
+    assert messages["unread"] == 7
+    texts = await _inbox(sandbox, citizen["phone"])
+    assert [t["params"]["status"] for t in texts] == ["需要补正材料", "需要补正材料"]
+
+
 async def test_live_events_stream(tmp_path: Path, sandbox: SandboxHandle) -> None:
     # Over a real HTTP server: the in-memory ASGI transport buffers whole responses.
     app = create_app(make_settings(tmp_path, None, None, sandbox))
