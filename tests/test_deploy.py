@@ -38,12 +38,18 @@ async def test_compose_departments_configure_every_adapter_in_production_mode() 
     )
 
 
-def test_compose_runs_api_migrate_sandbox_postgres_redis() -> None:
+def test_compose_runs_api_worker_migrate_sandbox_postgres_redis() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert set(compose["services"]) == {"api", "migrate", "sandbox", "postgres", "redis"}
-    api = compose["services"]["api"]
+    assert set(compose["services"]) == {
+        "api", "worker", "migrate", "sandbox", "postgres", "redis"
+    }  # fmt: skip
+    api, worker = compose["services"]["api"], compose["services"]["worker"]
     assert api["environment"]["HEFEITONG_ENV"] == "production"
     assert "deploy/departments.sandbox.env" in api["env_file"]
+    # Production servers don't deliver notifications in-process: without the worker no
+    # citizen would hear about their application.
+    assert worker["command"] == ["hefeitong", "worker"]
+    assert worker["environment"] == api["environment"]
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
     assert "USER hefeitong" in dockerfile
