@@ -154,7 +154,9 @@ async def _replace_catalog(catalog: CatalogFile, source: str, sha: str) -> int:
 
 @app.command()
 def worker(
-    interval: Annotated[float, typer.Option(help="Seconds between outbox passes")] = 1.0,
+    interval: Annotated[
+        float, typer.Option(help="Seconds between outbox passes when no change announces itself")
+    ] = 5.0,
 ) -> None:
     """Deliver application notifications from the outbox and poll query-only departments
     (run one or more in production)."""

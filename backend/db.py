@@ -7,6 +7,7 @@ all land or leave no trace.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,6 +68,16 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+# Channels a change asks to be told about once it is committed (``publish_after_commit``).
+_AFTER_COMMIT = "publish_after_commit"
+
+
+def publish_after_commit(session: AsyncSession, channel: str) -> None:
+    """Announce on the KV channel that this request's writes are committed (not before:
+    a listener woken early would find nothing)."""
+    session.info.setdefault(_AFTER_COMMIT, set()).add(channel)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessions
     async with factory() as session:
@@ -76,6 +87,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        for channel in session.info.pop(_AFTER_COMMIT, ()):
+            # A lost wake-up only delays: whoever listens also looks on a timer.
+            with contextlib.suppress(Exception):
+                await request.app.state.kv.publish(channel, b"1")
 
 
 # scope="function": commit runs as soon as the route returns, before the response is

@@ -9,6 +9,7 @@ event delivered. Killed between commit and delivery, it delivers on the next pas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.applications.clock import utcnow
 from backend.applications.models import Application, Message, OutboxEvent
 from backend.applications.poller import CatalogSource, poll_once
+from backend.applications.service import OUTBOX_CHANNEL
 from backend.identity.models import Citizen
 from backend.identity.service import Identity
 
@@ -131,16 +133,14 @@ async def run_worker(
     sessions: async_sessionmaker[AsyncSession],
     identity: Identity,
     *,
-    interval: float = 1.0,
+    interval: float = 5.0,
     catalog: CatalogSource | None = None,
     poll_interval: float = 0.0,
 ) -> None:
     """Deliver forever (``hefeitong worker``, or a task in the embedded server); given the
     catalog, also poll the query-only departments every ``poll_interval`` seconds."""
     async with asyncio.TaskGroup() as loops:
-        loops.create_task(
-            _every(interval, "outbox_pass_failed", lambda: deliver_pending(sessions, identity))
-        )
+        loops.create_task(_deliver_forever(sessions, identity, interval))
         if catalog is not None and poll_interval > 0:
             # Its own loop: a slow department must not hold up the citizens' notifications.
             loops.create_task(
@@ -150,6 +150,41 @@ async def run_worker(
                     lambda: poll_once(sessions, identity.invoker, catalog.snapshot),
                 )
             )
+
+
+async def _deliver_forever(
+    sessions: async_sessionmaker[AsyncSession], identity: Identity, interval: float
+) -> None:
+    """A pass whenever a committed change announces itself on the KV store (Redis in
+    production, so an API process wakes the worker process), and every ``interval``
+    seconds regardless: the outbox table, not the announcement, is the queue, so a
+    wake-up lost while the worker was down or Redis blinked only delays delivery."""
+    wake = asyncio.Event()
+
+    async def listen() -> None:
+        while True:
+            try:
+                async with identity.kv.subscribe(OUTBOX_CHANNEL) as announcements:
+                    wake.set()  # subscribed: look once for what came before
+                    async for _ in announcements:
+                        wake.set()
+            except Exception:
+                log.warning("outbox_wake_up_lost")
+                await asyncio.sleep(interval)
+
+    listener = asyncio.create_task(listen())
+    try:
+        while True:
+            wake.clear()
+            try:
+                while await deliver_pending(sessions, identity):
+                    pass  # a full batch: there may be more
+            except Exception:
+                log.exception("outbox_pass_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval)
+    finally:
+        listener.cancel()
 
 
 async def _every(interval: float, failure: str, one_pass: Callable[[], Awaitable[object]]) -> None:

@@ -46,11 +46,14 @@ from backend.applications.schemas import (
 from backend.applications.state_machine import Actor, Status, check
 from backend.applications.working_days import load_calendar
 from backend.catalog.schemas import ServiceDetail
+from backend.db import publish_after_commit
 from backend.gateway.service import require_level
 from backend.identity.models import EnterpriseLink
 from backend.identity.service import Identity
 from integrations.base import Caller
 
+# Workers listen here to deliver new outbox events at once instead of at their next pass.
+OUTBOX_CHANNEL = "applications:outbox"
 # The clock stops for good: the matter is decided and delivered, refused or withdrawn.
 FINISHED = (Status.COMPLETED, Status.REJECTED, Status.WITHDRAWN)
 # A claimed key whose request never finished (the worker died) may be taken over after this.
@@ -327,6 +330,7 @@ async def _record(
             created_at=now,
         )
     )
+    publish_after_commit(db, OUTBOX_CHANNEL)
 
 
 async def _clock_and_stats(
