@@ -50,6 +50,9 @@ from backend.kv import KV, kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
 from backend.openapi_components import add_component_schemas
+from backend.providers.router import admin_router as providers_admin_router
+from backend.providers.router import router as providers_router
+from backend.providers.sync import AdapterSync
 from backend.settings import Settings, get_settings
 from integrations.breaker import BreakerPolicy
 from integrations.invoker import Invoker
@@ -59,6 +62,8 @@ from integrations.transport import AiohttpTransport
 
 API_VERSION = "0.1.0"
 CATALOG_WATCH_SECONDS = 5.0
+# A missed publish announcement is noticed within this long.
+ADAPTERS_WATCH_SECONDS = 5.0
 
 
 def build_identity(
@@ -127,6 +132,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.kv = kv
         app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds))
         app.state.identity = build_identity(settings, kv, invoker, app.state.sessions)
+        app.state.registry = registry
+        # Published provider adapters, swapped in on every worker without a restart.
+        adapter_sync = AdapterSync(app.state.sessions, kv, registry, app.state.identity.pii)
+        await adapter_sync.refresh()
+        adapter_sync.start(ADAPTERS_WATCH_SECONDS)
+        app.state.adapter_sync = adapter_sync
         catalog = CatalogStore(app.state.sessions)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
@@ -156,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await catalog.stop()
+            await adapter_sync.stop()
             await registry.aclose()
             await transport.aclose()
             await kv.aclose()
@@ -190,6 +202,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rectifications_router)
     app.include_router(callbacks_router)
     app.include_router(admin_applications_router)
+    app.include_router(providers_admin_router)
+    app.include_router(providers_router)
     # Added first, so it runs inside the observability middleware (which is outermost).
     app.add_middleware(InvokeFastPath, route=invoke_route)
     app.add_middleware(

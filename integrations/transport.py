@@ -19,6 +19,8 @@ from typing import Protocol
 import aiohttp
 import httpx
 
+from integrations.ssrf import GuardedResolver, HostGuardMiddleware, HostPolicy
+
 
 @dataclass(frozen=True)
 class OutgoingRequest:
@@ -64,11 +66,22 @@ class Transport(Protocol):
 
 
 class AiohttpTransport:
-    """One pooled aiohttp session per worker, created on first use inside the running loop."""
+    """One pooled aiohttp session per worker, created on first use inside the running loop.
 
-    def __init__(self, *, max_connections: int = 200, max_per_host: int = 100) -> None:
+    With a ``policy`` (hosts chosen by a provider), every call is checked against it at
+    connect time: see ``integrations.ssrf``. Without one nothing is added to the path.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 200,
+        max_per_host: int = 100,
+        policy: HostPolicy | None = None,
+    ) -> None:
         self._max_connections = max_connections
         self._max_per_host = max_per_host
+        self._policy = policy
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -78,6 +91,7 @@ class AiohttpTransport:
                 limit_per_host=self._max_per_host,
                 ttl_dns_cache=60,
                 enable_cleanup_closed=True,
+                resolver=None if self._policy is None else GuardedResolver(self._policy),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -86,6 +100,7 @@ class AiohttpTransport:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 skip_auto_headers=("User-Agent",),
                 headers={"User-Agent": "hefeitong-gateway/1"},
+                middlewares=() if self._policy is None else (HostGuardMiddleware(self._policy),),
             )
         return self._session
 

@@ -38,6 +38,7 @@ from backend.catalog.schemas import (
     ServiceSummary,
 )
 from backend.catalog.search import SearchDocument, SearchIndex
+from backend.providers.catalog import restore_approved
 
 
 async def replace_catalog(
@@ -104,6 +105,7 @@ async def replace_catalog(
         for e in catalog.life_events
         for j, code in enumerate(e.services)
     )
+    await restore_approved(session)  # what providers brought outlives a data release
     current = await session.get(CatalogRevision, 1)
     revision = (current.revision if current else 0) + 1
     if current:

@@ -94,3 +94,14 @@ def issue_client_token(
         "expires_in": int(ttl),
         "scope": " ".join(scopes),
     }
+
+
+async def rotate_secret(db: AsyncSession, client: OAuthClient) -> str:
+    """A new secret for the client; the old one stops working at once."""
+    from backend.identity.service import utcnow
+
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash, client.secret_rotated_at = _hash_secret(secret), utcnow()
+    db.add(client)
+    await db.flush()
+    return secret

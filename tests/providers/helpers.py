@@ -1,0 +1,111 @@
+"""Shared by the provider tests: real servers for app instances, specs, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from backend.app import create_app
+from backend.identity.clients import ADMIN_SCOPE, create_client
+from backend.settings import Settings
+from tests.providers.novel_department import API_KEY
+
+T = TypeVar("T")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One app instance behind a real uvicorn server, and a client of it."""
+    app = create_app(settings)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
+            yield app, client
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def admin_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
+    async with app.state.sessions() as db, db.begin():
+        registered, secret = await create_client(
+            db, "平台管理员", kind="admin", scopes=[ADMIN_SCOPE]
+        )
+    return await token_headers(client, registered.client_id, secret)
+
+
+async def token_headers(client: httpx.AsyncClient, client_id: str, secret: str) -> dict[str, str]:
+    response = await client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, within: float = 15.0
+) -> T:
+    """Ask until the answer is accepted; fail with the last answer after ``within`` s."""
+    give_up = time.monotonic() + within
+    while True:
+        answer = await probe()
+        if accept(answer) or time.monotonic() > give_up:
+            return answer
+        await asyncio.sleep(0.2)
+
+
+def water_spec(
+    adapter_id: str, base_url: str, *, due_date: bool = False, key: str = API_KEY,
+    operation: str = "bill", path: str = "/openapi/v3/water/bill",
+) -> dict[str, Any]:  # fmt: skip
+    """The utility's dialect: amounts as strings in fen, a ``ret`` code, a ``payload``."""
+    fields = "account: acctNo, owed_fen: to_number(owedFen), period: period"
+    return {
+        "id": adapter_id,
+        "name_zh": "合肥供水集团营业系统",
+        "name_en": "Hefei Water Supply Group billing",
+        "base_url": base_url,
+        "auth": {"scheme": "api_key", "header": "X-Water-Key", "value": key},
+        "defaults": {
+            "timeout": 3,
+            "success": "ret == '0'",
+            "error_code": "ret",
+            "error_message": "msg",
+        },
+        "operations": {
+            operation: {
+                "summary_zh": "水费账单",
+                "summary_en": "Water bill",
+                "method": "GET",
+                "path": path,
+                "params": {
+                    "type": "object",
+                    "properties": {"account": {"type": "string", "pattern": "^W[0-9]{3,12}$"}},
+                    "required": ["account"],
+                    "additionalProperties": False,
+                },
+                "query": {"acct": "params.account"},
+                "result": "payload.{" + fields + (", due_date: dueDate" if due_date else "") + "}",
+            }
+        },
+    }

@@ -1,0 +1,233 @@
+"""A department onboards a system the codebase has never seen, over real HTTP, with two
+app instances sharing PostgreSQL and Redis: register, dry-run, publish, propose, approve,
+invoke, a new version and a rollback reaching the other instance without a restart."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import select
+
+from backend.providers.models import AdapterVersion
+from integrations.sandbox import SandboxHandle, data
+from tests.conftest import make_settings
+from tests.providers.helpers import (
+    admin_headers,
+    eventually,
+    serving,
+    token_headers,
+    water_spec,
+)
+from tests.providers.novel_department import API_KEY, water_utility
+
+CITIZEN = {"X-Dev-Citizen": data.make_id_no("water-citizen"), "X-Dev-Level": "2"}
+
+
+async def _create_provider(
+    client: httpx.AsyncClient, admin: dict[str, str], code: str, **hosts: list[str]
+) -> dict[str, str]:
+    created = await client.post(
+        "/v1/admin/providers",
+        json={"code": code, "name_zh": "合肥供水集团", "name_en": "Hefei Water Supply Group"}
+        | {"allowed_hosts": ["127.0.0.1"]}
+        | hosts,
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    credentials = created.json()["client"]
+    return await token_headers(client, credentials["client_id"], credentials["client_secret"])
+
+
+async def test_a_provider_onboards_a_new_department_across_two_instances(
+    tmp_path: Path, postgres_database: str, redis_url: str, sandbox: SandboxHandle
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    code, adapter_id, service = f"hf-water-{suffix}", f"water_{suffix}", f"water-bill-{suffix}"
+    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
+    async with (
+        water_utility() as utility,
+        serving(settings) as (app_a, a),
+        serving(settings) as (_, b),
+    ):
+        admin = await admin_headers(app_a, a)
+        # The administrator lets this provider reach its (test) host inside the network.
+        provider = await _create_provider(a, admin, code, internal_hosts=["127.0.0.1"])
+
+        v1 = water_spec(adapter_id, utility.url)
+        registered = await a.post("/v1/provider/adapters", json={"spec": v1}, headers=provider)
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["latest_version"] == 1
+        assert registered.json()["active_version"] is None
+
+        # Dry run: the real endpoint, every step, the key masked.
+        tried = await a.post(
+            f"/v1/provider/adapters/{adapter_id}/versions/1/dry-run",
+            json={"operation": "bill", "params": {"account": "W1001"}},
+            headers=provider,
+        )
+        assert tried.status_code == 200, tried.text
+        run = tried.json()
+        assert run["ok"] is True
+        assert run["result"] == {"account": "W1001", "owed_fen": 1250, "period": "2026-10"}
+        steps = [s["step"] for s in run["steps"]]
+        assert steps == ["request", "response", "decode", "success", "result"]
+        assert run["steps"][0]["headers"]["X-Water-Key"] == "********"
+        assert API_KEY not in tried.text
+        unknown = await a.post(
+            f"/v1/provider/adapters/{adapter_id}/versions/1/dry-run",
+            json={"operation": "bill", "params": {"account": "W404"}},
+            headers=provider,
+        )  # the utility has no such account: its own words come back
+        assert unknown.json()["error"]["upstream_code"] == "1404"
+
+        published = await a.post(
+            f"/v1/provider/adapters/{adapter_id}/versions/1/publish", headers=provider
+        )
+        assert published.status_code == 200 and published.json()["active_version"] == 1
+
+        proposed = await a.post(
+            "/v1/provider/services",
+            json={
+                "code": service,
+                "domain": "housing",
+                "name_zh": "水费查询",
+                "name_en": "Water bill",
+                "summary_zh": "查询本户水费账单",
+                "summary_en": "Your household's water bill",
+                "min_level": 1,
+                "keywords": ["水费", "供水"],
+                "adapter_id": adapter_id,
+                "operation": "bill",
+            },
+            headers=provider,
+        )
+        assert proposed.status_code == 201, proposed.text
+        assert (await b.get(f"/v1/services/{service}")).status_code == 404
+        approved = await a.post(
+            f"/v1/admin/provider-services/{proposed.json()['id']}/approve",
+            json={"note": "同意上架"},
+            headers=admin,
+        )
+        assert approved.status_code == 200 and approved.json()["status"] == "approved"
+
+        # The other instance: the service in the catalog and search, then a citizen's call.
+        listed = await eventually(
+            lambda: b.get(f"/v1/services/{service}"), lambda r: r.status_code == 200
+        )
+        assert listed.json()["department"]["code"] == code
+        found = await b.get("/v1/services", params={"q": "水费"})
+        assert service in [s["code"] for s in found.json()["items"]]
+
+        async def invoke_on_b() -> httpx.Response:
+            return await b.post(
+                f"/v1/services/{service}/invoke",
+                json={"params": {"account": "W1001"}},
+                headers=CITIZEN,
+            )
+
+        first = await invoke_on_b()
+        assert first.status_code == 200, first.text
+        assert first.json()["data"] == {"account": "W1001", "owed_fen": 1250, "period": "2026-10"}
+
+        # Version 2 maps the due date; its key is sent as the marker: keep the old one.
+        v2 = water_spec(adapter_id, utility.url, due_date=True, key="********")
+        added = await a.post(
+            f"/v1/provider/adapters/{adapter_id}/versions", json={"spec": v2}, headers=provider
+        )
+        assert added.status_code == 201, added.text
+        diff = (
+            await a.get(
+                f"/v1/provider/adapters/{adapter_id}/diff",
+                params={"from": 1, "to": 2},
+                headers=provider,
+            )
+        ).json()["diff"]
+        assert "+" in diff and "due_date: dueDate" in diff and API_KEY not in diff
+        await a.post(f"/v1/provider/adapters/{adapter_id}/versions/2/publish", headers=provider)
+        newer = await eventually(invoke_on_b, lambda r: "due_date" in r.json().get("data", {}))
+        assert newer.json()["data"]["due_date"] == "2026-11-30"
+
+        # Roll back to version 1, the same way.
+        await a.post(f"/v1/provider/adapters/{adapter_id}/versions/1/publish", headers=provider)
+        older = await eventually(invoke_on_b, lambda r: "due_date" not in r.json().get("data", {}))
+        assert older.json()["data"] == first.json()["data"]
+
+        # A version without the operation the catalog service uses cannot be published.
+        v3 = water_spec(adapter_id, utility.url, operation="usage", key="********")
+        await a.post(
+            f"/v1/provider/adapters/{adapter_id}/versions", json={"spec": v3}, headers=provider
+        )
+        refused = await a.post(
+            f"/v1/provider/adapters/{adapter_id}/versions/3/publish", headers=provider
+        )
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "PUBLISH_BREAKS_SERVICES"
+        assert refused.json()["services"] == [service]
+
+        # Secrets are write-only: not in any answer, not in the stored spec.
+        shown = await a.get(f"/v1/provider/adapters/{adapter_id}/versions/2", headers=provider)
+        assert shown.json()["spec"]["auth"]["value"] == "********"
+        async with app_a.state.sessions() as db:
+            stored = (
+                await db.exec(select(AdapterVersion).where(AdapterVersion.adapter_id == adapter_id))
+            ).all()
+        assert stored and all(API_KEY not in str(v.spec) + v.secrets_enc for v in stored)
+
+
+async def test_providers_cannot_touch_each_others_adapters(
+    tmp_path: Path, postgres_database: str, redis_url: str, sandbox: SandboxHandle
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
+    async with water_utility() as utility, serving(settings) as (app, client):
+        admin = await admin_headers(app, client)
+        water = await _create_provider(
+            client, admin, f"hf-water-{suffix}", internal_hosts=["127.0.0.1"]
+        )
+        gas = await _create_provider(
+            client, admin, f"hf-gas-{suffix}", internal_hosts=["127.0.0.1"]
+        )
+        adapter_id = f"water_{suffix}"
+        spec = water_spec(adapter_id, utility.url)
+        created = await client.post("/v1/provider/adapters", json={"spec": spec}, headers=water)
+        assert created.status_code == 201
+
+        base = f"/v1/provider/adapters/{adapter_id}"
+        attempts: list[tuple[str, str, dict[str, Any] | None]] = [
+            ("GET", base, None),
+            ("GET", f"{base}/versions/1", None),
+            ("POST", f"{base}/versions", {"spec": spec}),
+            ("POST", f"{base}/versions/1/publish", None),
+            ("POST", f"{base}/versions/1/dry-run", {"operation": "bill", "params": {}}),
+            ("GET", f"{base}/diff?from=1&to=1", None),
+        ]
+        for method, path, body in attempts:
+            answer = await client.request(method, path, json=body, headers=gas)
+            assert answer.status_code == 404, (method, path, answer.text)
+        # Taking over the id with a registration of one's own is refused too.
+        taken = await client.post("/v1/provider/adapters", json={"spec": spec}, headers=gas)
+        assert taken.status_code == 409 and taken.json()["code"] == "ADAPTER_ID_TAKEN"
+        # Proposing a service on someone else's adapter.
+        proposal = await client.post(
+            "/v1/provider/services",
+            json={"code": f"gas-{suffix}", "domain": "housing", "name_zh": "燃气",
+                  "name_en": "Gas", "summary_zh": "燃气账单", "summary_en": "Gas bill",
+                  "min_level": 1, "adapter_id": adapter_id, "operation": "bill"},
+            headers=gas,
+        )  # fmt: skip
+        assert proposal.status_code == 422
+        # A provider's operator may not publish; and a citizen or stranger gets nothing.
+        operator = await client.post(
+            "/v1/provider/clients", json={"name": "值班员", "role": "operator"}, headers=water
+        )
+        assert operator.status_code == 201
+        as_operator = await token_headers(
+            client, operator.json()["client_id"], operator.json()["client_secret"]
+        )
+        assert (await client.get(base, headers=as_operator)).status_code == 200
+        denied = await client.post(f"{base}/versions/1/publish", headers=as_operator)
+        assert denied.status_code == 403 and denied.json()["code"] == "PROVIDER_ADMIN_REQUIRED"
+        assert (await client.get(base)).status_code == 401
