@@ -78,7 +78,7 @@ class ProviderCreated(ProviderOut):
     response_model=ProviderCreated,
     status_code=201,
     summary="开通服务提供方 / Create a provider",
-    responses=problem_responses(*ADMIN, service.ProviderExists),
+    responses=problem_responses(*ADMIN, service.ProviderExists, service.ProviderHostsInvalid),
 )
 async def create_provider(body: ProviderCreate, _: CurrentAdmin, db: SessionDep) -> ProviderCreated:
     provider, client_id, secret = await service.create_provider(

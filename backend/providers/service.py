@@ -45,6 +45,13 @@ class ProviderExists(AppError):
     title_en = "This provider exists already"
 
 
+class ProviderHostsInvalid(AppError):
+    status = 422
+    code = "PROVIDER_HOSTS_INVALID"
+    title_zh = "允许访问的主机列表有误"
+    title_en = "The provider's host list is not valid"
+
+
 class AdapterIdTaken(AppError):
     status = 409
     code = "ADAPTER_ID_TAKEN"
@@ -91,6 +98,10 @@ async def create_provider(
     internal_hosts: list[str],
 ) -> tuple[Provider, str, str]:
     """The provider and its first (provider admin) client: id and secret, shown once."""
+    try:
+        HostPolicy(frozenset(allowed_hosts), frozenset(internal_hosts))
+    except ValueError as exc:
+        raise ProviderHostsInvalid(str(exc)) from None
     provider = Provider(
         code=code,
         name_zh=name_zh,
