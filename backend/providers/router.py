@@ -383,6 +383,26 @@ async def diff_versions(
     return DiffOut(from_version=from_version, to_version=to_version, diff=service.diff(old, new))
 
 
+class DryRunError(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    class_: str = Field(alias="class", description="AdapterBadResponse, RequestRejected, …")
+    message: str
+    upstream_code: str | None = None
+    errors: list[dict[str, Any]] | None = Field(None, description="Parameter errors")
+
+
+class DryRunOut(BaseModel):
+    ok: bool
+    result: Any = None
+    error: DryRunError | None = None
+    elapsed_ms: float
+    steps: list[dict[str, Any]] = Field(
+        description="request, response, decode, success, result: what was sent, what came"
+        " back and what each mapping made of it (credentials masked)"
+    )
+
+
 class DryRunRequest(_Body):
     operation: str = Field(max_length=64)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -390,6 +410,9 @@ class DryRunRequest(_Body):
 
 @router.post(
     "/adapters/{adapter_id}/versions/{version}/dry-run",
+    response_model=DryRunOut,
+    response_model_by_alias=True,
+    response_model_exclude_none=True,
     summary="试调用 / Dry-run one operation against the real endpoint",
     responses=VERSION_PROBLEMS,
 )
@@ -400,12 +423,12 @@ async def dry_run_version(
     caller: CurrentProvider,
     request: Request,
     db: SessionDep,
-) -> dict[str, Any]:
+) -> DryRunOut:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     row = await service.version_of(db, adapter_id, version)
     spec = compile_spec(service.full_document(request.app.state.identity.pii, row))
     transport = request.app.state.adapter_sync.transport_for(caller.provider)
-    return await dry_run(spec, transport, body.operation, body.params)
+    return DryRunOut.model_validate(await dry_run(spec, transport, body.operation, body.params))
 
 
 @router.post(
