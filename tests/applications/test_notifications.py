@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from backend.app import create_app
 from backend.applications.notifications import deliver_pending, run_worker
 from integrations.sandbox import SandboxHandle, data
-from tests.applications.helpers import as_department, department_token, fill
+from tests.applications.helpers import as_department, department_token, fill, submit
 from tests.conftest import make_settings
 from tests.identity.helpers import bearer, sign_in_real_name
 
@@ -35,12 +35,7 @@ async def test_changes_become_messages_once_even_after_a_crash(
 ) -> None:
     app, client = app_client
     citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"msg-{uuid.uuid4()}"))
-    submitted = await client.post(
-        "/v1/applications",
-        json={"service_code": CODE, "form": fill(CODE)},
-        headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
-    )
-    app_id = submitted.json()["id"]
+    app_id = (await submit(client, citizen, CODE))["id"]
     dept = as_department(await department_token(app, client, "hf-health"))
     await client.post(f"/v1/provider/applications/{app_id}/accept", headers=dept)
     await client.post(
@@ -79,12 +74,7 @@ async def test_two_workers_at_once_still_deliver_each_event_once(
 ) -> None:
     app, client = app_client
     citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"pair-{uuid.uuid4()}"))
-    submitted = await client.post(
-        "/v1/applications",
-        json={"service_code": CODE, "form": fill(CODE)},
-        headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
-    )
-    app_id = submitted.json()["id"]
+    app_id = (await submit(client, citizen, CODE))["id"]
     dept = as_department(await department_token(app, client, "hf-health"))
     await client.post(f"/v1/provider/applications/{app_id}/accept", headers=dept)
     for missing in (["产检记录"], ["身份证复印件"]):
