@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from backend.catalog.data_file import CatalogFile, CatalogFileError, load_catalog_file
+from backend.cli_contracts import contracts_app
 from backend.cli_integrations import adapters_app, sandbox
 from backend.cli_providers import provider_app
 from backend.settings import UnsafeSettingsError, get_settings
@@ -26,6 +27,7 @@ catalog_app = typer.Typer(help="The service catalog.", no_args_is_help=True)
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(openapi_app, name="openapi")
+openapi_app.add_typer(contracts_app)
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(provider_app, name="provider")
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)

@@ -1,0 +1,1 @@
+"""The API's promises to its clients (the app and the mini-programs), checked by machine."""
