@@ -50,6 +50,7 @@ from backend.kv import KV, kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
 from backend.openapi_components import add_component_schemas
+from backend.providers.health import HealthRecorder, start_health
 from backend.providers.router import admin_router as providers_admin_router
 from backend.providers.router import router as providers_router
 from backend.providers.sync import AdapterSync
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.env == "production":
             variables = StrictVariables(variables)
         registry = load_registry(transport, variables)
+        health_recorder = HealthRecorder(kv)
         invoker = Invoker(
             registry,
             kv,
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 window=settings.breaker_window,
                 open_seconds=settings.breaker_open_seconds,
             ),
+            observer=health_recorder,
         )
         app.state.settings = settings
         app.state.engine = engine
@@ -134,7 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.identity = build_identity(settings, kv, invoker, app.state.sessions)
         app.state.registry = registry
         # Published provider adapters, swapped in on every worker without a restart.
-        adapter_sync = AdapterSync(app.state.sessions, kv, registry, app.state.identity.pii)
+        adapter_sync = AdapterSync(
+            app.state.sessions, kv, registry, app.state.identity.pii, on_swap=invoker.forget
+        )
         await adapter_sync.refresh()
         adapter_sync.start(ADAPTERS_WATCH_SECONDS)
         app.state.adapter_sync = adapter_sync
@@ -142,6 +147,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
         app.state.catalog = catalog
+        # Per-operation success and latency, the probe of probe-safe operations, and the
+        # open breakers the catalog marks as degraded.
+        health = start_health(
+            app.state,
+            kv=kv,
+            invoker=invoker,
+            recorder=health_recorder,
+            probe_interval=settings.adapter_probe_seconds,
+        )
         worker = None
         if settings.outbox_worker:
             # Embedded default: deliver notifications in-process; production runs
@@ -168,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await worker
             await catalog.stop()
             await adapter_sync.stop()
+            await health.stop()
             await registry.aclose()
             await transport.aclose()
             await kv.aclose()

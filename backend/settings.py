@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Seconds between the worker's passes over query-only departments (adapters with an
     # `application_status` operation, see applications/poller.py); 0 turns polling off.
     poll_interval_seconds: float = Field(default=30.0, ge=0)
+    # Seconds between probes of the operations specs mark probe_safe (one process probes
+    # each interval, through the breaker and the health figures); None: no probing.
+    adapter_probe_seconds: float | None = Field(default=60.0, gt=0)
     # `hefeitong serve` starts the sandbox departments in the embedded default.
     sandbox: bool | None = None
     # Embedded default: apply migrations and seed the catalog when the server starts.

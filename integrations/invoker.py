@@ -9,6 +9,7 @@ idempotent operations with jittered backoff (stamina) within what is left of it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,8 +28,11 @@ from integrations.base import (
     InvalidParameters,
     OperationalError,
     OperationInfo,
+    RequestRejected,
 )
 from integrations.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker, SharedState
+
+_log = logging.getLogger("integrations.invoker")
 
 # The formats operation schemas use, checked the same way by both validators.
 _FORMATS: dict[str, Callable[[str], bool]] = {"date": lambda v: _is_date(v)}
@@ -40,6 +44,28 @@ def _is_date(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 10
+
+
+# (adapter id, operation, ok, latency in seconds, error class name or None). ``ok`` means
+# the department answered: a success, or a refusal of this input (``RequestRejected``).
+# Operational failures, and calls the open breaker turned away (error ``"BreakerOpen"``,
+# latency ~0), are not ok. It runs inline on the call path: it must be cheap and not raise.
+CallObserver = Callable[[str, str, bool, float, str | None], None]
+BREAKER_OPEN = "BreakerOpen"
+
+
+def _notify(
+    observer: CallObserver,
+    adapter_id: str,
+    operation: str,
+    ok: bool,
+    started: float,
+    error: str | None,
+) -> None:
+    try:
+        observer(adapter_id, operation, ok, time.perf_counter() - started, error)
+    except Exception:  # health figures must never turn into a failed call
+        _log.exception("invoker_observer_failed")
 
 
 def _generic_error() -> dict[str, Any]:
@@ -61,8 +87,10 @@ class Invoker:
         breaker_policy: BreakerPolicy | None = None,
         concurrency: Mapping[str, int] | None = None,
         default_concurrency: int = 64,
+        observer: CallObserver | None = None,
     ) -> None:
         self.registry = registry
+        self._observer = observer
         self._state = state
         self._policy = breaker_policy or BreakerPolicy()
         self._concurrency = dict(concurrency or {})
@@ -83,12 +111,17 @@ class Invoker:
             self._departments[adapter_id] = department
         return department
 
+    def forget(self, adapter_id: str) -> None:
+        """A new version of the adapter was published: its parameter schemas may differ."""
+        for key in [k for k in self._checks if k[0] == adapter_id]:
+            del self._checks[key]
+
     def validate(self, adapter_id: str, operation: str, params: Mapping[str, Any]) -> OperationInfo:
         """Check parameters against the operation's schema; raises ``InvalidParameters``."""
         _, info = self.registry.operation(adapter_id, operation)
         key = (adapter_id, operation)
         check = self._checks.get(key)
-        if check is None:
+        if check is None:  # compiled once per operation, until a new version is published
             # fastjsonschema compiles the schema to Python: ~1 µs a check instead of tens.
             check = self._checks[key] = fastjsonschema.compile(
                 dict(info.params_schema), formats=_FORMATS
@@ -120,30 +153,50 @@ class Invoker:
         *,
         deadline: float,
     ) -> Any:
-        """Call once (or retry within the deadline); ``deadline`` is a ``time.monotonic()``."""
+        """Call once (or retry within the deadline); ``deadline`` is a ``time.monotonic()``.
+
+        The observer, if any, hears of every outcome after validation: invalid parameters
+        never reached the department and say nothing about its health. A cancelled call is
+        not reported (neither the department's success nor its failure).
+        """
         info = self.validate(adapter_id, operation, params)
         adapter, _ = self.registry.operation(adapter_id, operation)
         department = self._department(adapter_id)
+        observer = self._observer
+        started = time.perf_counter() if observer is not None else 0.0
         try:
             trial = await department.breaker.before_call()
         except BreakerOpen as exc:
+            if observer is not None:
+                _notify(observer, adapter_id, operation, False, started, BREAKER_OPEN)
             raise AdapterUnavailable(
                 adapter_id, operation, "circuit breaker open", retry_after=exc.retry_after
             ) from exc
-        if department.slots.locked():  # only wait (with a timeout) when the department is busy
-            try:
-                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                    await department.slots.acquire()
-            except TimeoutError as exc:
-                raise AdapterTimeout(adapter_id, operation, "no free slot before deadline") from exc
-        else:
-            await department.slots.acquire()
+        # try costs nothing until something raises (3.11): no price when there is no observer.
         try:
-            result = await self._attempts(
-                adapter, info, params, caller, deadline, department, trial
-            )
-        finally:
-            department.slots.release()
+            if department.slots.locked():  # only wait (with a timeout) when the department is busy
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        await department.slots.acquire()
+                except TimeoutError as exc:
+                    raise AdapterTimeout(
+                        adapter_id, operation, "no free slot before deadline"
+                    ) from exc
+            else:
+                await department.slots.acquire()
+            try:
+                result = await self._attempts(
+                    adapter, info, params, caller, deadline, department, trial
+                )
+            finally:
+                department.slots.release()
+        except Exception as exc:
+            if observer is not None:
+                ok = isinstance(exc, RequestRejected)
+                _notify(observer, adapter_id, operation, ok, started, type(exc).__name__)
+            raise
+        if observer is not None:
+            _notify(observer, adapter_id, operation, True, started, None)
         return result
 
     async def _attempts(

@@ -144,6 +144,8 @@ def make_settings(
         "sms_limit_per_phone": "100/minute",
         # Tests deliver notifications explicitly (deliver_pending), never behind their back.
         "outbox_worker_in_server": False,
+        # Probes would change the request counts sandbox tests assert on; tests probe explicitly.
+        "adapter_probe_seconds": None,
     }
     return Settings(**(values | overrides))
 

@@ -166,6 +166,78 @@ async def test_delete_counts_existing_keys(kv: KV) -> None:
     assert await kv.delete() == 0
 
 
+# ------------------------------------------------------------------------------------ hashes
+
+
+async def test_hincrby_adds_to_several_fields_at_once(kv: KV) -> None:
+    await kv.hincrby("bucket", {"calls": 3, "fails": 1})
+    await asyncio.gather(*(kv.hincrby("bucket", {"calls": 1, "h7": 2}) for _ in range(20)))
+    await kv.hincrby("bucket", {"fails": -1, "名称": 5})
+    await kv.hincrby("bucket", {})  # nothing to add, nothing created
+    assert await kv.hgetall_many(["bucket"]) == [
+        {"calls": b"23", "fails": b"0", "h7": b"40", "名称": b"5"}
+    ]
+    assert await kv.ttl("bucket") is None
+
+
+async def test_hincrby_ttl_applies_on_creation_only(kv: KV) -> None:
+    await kv.hincrby("window", {"n": 1}, ttl=0.3)
+    await asyncio.sleep(0.15)
+    await kv.hincrby("window", {"n": 1}, ttl=0.3)  # must not push the expiry back
+    remaining = await kv.ttl("window")
+    assert remaining is not None and remaining <= 0.16
+    await asyncio.sleep(0.2)
+    assert await kv.hgetall_many(["window"]) == [{}]
+    await kv.hincrby("window", {"n": 1}, ttl=0.3)
+    assert await kv.hgetall_many(["window"]) == [{"n": b"1"}]
+    with pytest.raises(ValueError):
+        await kv.hincrby("window", {"n": 1}, ttl=0)
+
+
+async def test_hgetall_many_keeps_the_order_of_keys(kv: KV) -> None:
+    await kv.hincrby("a", {"x": 1})
+    await kv.hincrby("c", {"y": 2, "z": 3})
+    assert await kv.hgetall_many(["c", "missing", "a"]) == [
+        {"y": b"2", "z": b"3"},
+        {},
+        {"x": b"1"},
+    ]
+    assert await kv.hgetall_many([]) == []
+    assert await kv.delete("a", "c") == 2
+
+
+async def test_hashes_and_plain_values_do_not_mix(kv: KV) -> None:
+    await kv.set("plain", "1")
+    with pytest.raises(KVError):
+        await kv.hincrby("plain", {"n": 1})
+    with pytest.raises(KVError):
+        await kv.hgetall_many(["plain"])
+    assert await kv.get("plain") == b"1"
+    await kv.hincrby("hash", {"n": 1})
+    with pytest.raises(KVError):
+        await kv.get("hash")
+    with pytest.raises(KVError):
+        await kv.incr("hash")
+    await kv.set("hash", "overwritten")  # SET replaces any kind of value, as on Redis
+    assert await kv.get("hash") == b"overwritten"
+
+
+async def test_hincrby_changes_nothing_when_one_field_is_not_an_integer(
+    redis_url: str, redis_namespace: str
+) -> None:
+    # Only Redis can hold a non-integer field (written by something else than this interface).
+    raw = aioredis.Redis.from_url(redis_url)
+    store = RedisKV(redis_url, namespace=redis_namespace)
+    try:
+        await raw.hset(f"{redis_namespace}:mixed", mapping={"n": "1", "text": "abc"})
+        with pytest.raises(KVError):
+            await store.hincrby("mixed", {"n": 1, "text": 1})
+        assert await store.hgetall_many(["mixed"]) == [{"n": b"1", "text": b"abc"}]
+    finally:
+        await store.aclose()
+        await raw.aclose()
+
+
 # ------------------------------------------------------------------------------------- locks
 
 

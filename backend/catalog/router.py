@@ -1,8 +1,14 @@
-"""Catalog reads: domains, services (filter, search, pages), life events, regions."""
+"""Catalog reads: domains, services (filter, search, pages), life events, regions.
+
+Every service a response shows carries ``degraded``: its department system's breaker is open.
+The flags come from ``app.state.open_breakers`` (``backend.providers.health.OpenBreakers``, a
+set kept fresh in the background), so a catalog read still makes no I/O; the ETag is the
+body's hash, so it changes with any flag the response shows and a 304 never hides a change.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
@@ -17,21 +23,85 @@ from backend.catalog.schemas import (
     RegionList,
     ServiceDetail,
     ServicePage,
+    ServiceSummary,
 )
-from backend.catalog.service import ServiceFilter, life_event_summary
+from backend.catalog.service import CatalogSnapshot, ServiceFilter, life_event_summary
 from backend.errors import problem_responses
 from backend.http_cache import cached_json
 
 MAX_PAGE_SIZE = 100
 CACHE_SECONDS = 300
+# Responses listing services carry `degraded`, which changes within seconds when a department
+# fails: clients revalidate them sooner (a 304 costs them little), or the flag would be stale
+# for longer than a breaker stays open.
+SERVICES_CACHE_SECONDS = 15
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
 CodePath = Annotated[str, Path(max_length=64, examples=["hpf-balance-query"])]
 
 
-def _cached(request: Request, model: BaseModel) -> Response:
-    return cached_json(request, model, max_age=CACHE_SECONDS)
+def _cached(request: Request, model: BaseModel, max_age: int = CACHE_SECONDS) -> Response:
+    return cached_json(request, model, max_age=max_age)
+
+
+class _OpenBreakers(Protocol):
+    adapter_ids: frozenset[str]
+
+
+_NONE_OPEN: frozenset[str] = frozenset()
+
+
+def _open_adapters(request: Request) -> frozenset[str]:
+    # Absent in an app started without the health tasks: then nothing is degraded.
+    watch: _OpenBreakers | None = getattr(request.app.state, "open_breakers", None)
+    return watch.adapter_ids if watch is not None else _NONE_OPEN
+
+
+class _Degraded:
+    """The flagged copies of the services behind open breakers, for one snapshot and one set.
+
+    Built once when the snapshot or the set changes (rarely), so a read while some department
+    is down costs one dictionary lookup per service shown; while none is, nothing at all.
+    """
+
+    def __init__(self, catalog: CatalogSnapshot, open_adapters: frozenset[str]) -> None:
+        self.catalog = catalog
+        self.open_adapters = open_adapters
+        codes = [
+            code
+            for code, s in catalog.services.items()
+            if s.adapter is not None and s.adapter.id in open_adapters
+        ]
+        flag = {"degraded": True}
+        self.details = {c: catalog.services[c].model_copy(update=flag) for c in codes}
+        self.summaries = {c: catalog.summaries[c].model_copy(update=flag) for c in codes}
+
+
+class _DegradedCache:
+    def __init__(self) -> None:
+        self._last: _Degraded | None = None
+
+    def get(self, catalog: CatalogSnapshot, open_adapters: frozenset[str]) -> _Degraded:
+        last = self._last
+        if last is None or last.catalog is not catalog or last.open_adapters != open_adapters:
+            last = self._last = _Degraded(catalog, open_adapters)
+        return last
+
+
+_degraded = _DegradedCache()
+
+
+def _flag(
+    request: Request, catalog: CatalogSnapshot, items: list[ServiceSummary]
+) -> list[ServiceSummary]:
+    open_adapters = _open_adapters(request)
+    if not open_adapters:
+        return items
+    flagged = _degraded.get(catalog, open_adapters).summaries
+    if not any(item.code in flagged for item in items):
+        return items
+    return [flagged.get(item.code, item) for item in items]
 
 
 @router.get(
@@ -83,14 +153,13 @@ async def list_services(
         ServiceFilter(domain=domain, kind=kind, region=region, life_event=life_event, q=q)
     )
     start = (page - 1) * page_size
+    items = [catalog.summaries[s.code] for s in found[start : start + page_size]]
     return _cached(
         request,
         ServicePage(
-            items=[catalog.summaries[s.code] for s in found[start : start + page_size]],
-            total=len(found),
-            page=page,
-            page_size=page_size,
+            items=_flag(request, catalog, items), total=len(found), page=page, page_size=page_size
         ),
+        SERVICES_CACHE_SECONDS,
     )
 
 
@@ -101,7 +170,11 @@ async def list_services(
     responses=problem_responses(ServiceNotFound),
 )
 async def get_service(request: Request, catalog: CatalogDep, code: CodePath) -> Response:
-    return _cached(request, catalog.service(code))
+    detail = catalog.service(code)
+    open_adapters = _open_adapters(request)
+    if open_adapters:
+        detail = _degraded.get(catalog, open_adapters).details.get(code, detail)
+    return _cached(request, detail, SERVICES_CACHE_SECONDS)
 
 
 @router.get(
@@ -124,4 +197,8 @@ async def list_life_events(request: Request, catalog: CatalogDep) -> Response:
     responses=problem_responses(LifeEventNotFound),
 )
 async def get_life_event(request: Request, catalog: CatalogDep, code: CodePath) -> Response:
-    return _cached(request, catalog.life_event(code))
+    event = catalog.life_event(code)
+    services = _flag(request, catalog, event.services)
+    if services is not event.services:
+        event = event.model_copy(update={"services": services})
+    return _cached(request, event, SERVICES_CACHE_SECONDS)

@@ -62,6 +62,14 @@ class ServiceSummary(Named):
     min_level: int = Field(ge=0, le=3, description="Minimum identity assurance level (0–3)")
     citywide: bool = Field(description="Offered in every district and county of Hefei")
     regions: list[str] = Field(description="Administrative codes of the regions it is offered in")
+    degraded: bool = Field(
+        default=False,
+        description=(
+            "The department system behind this service is failing right now (its circuit"
+            " breaker is open): the app can say so before the citizen taps. Services answered"
+            " without a department system are never degraded."
+        ),
+    )
 
 
 class ServiceDetail(ServiceSummary):

@@ -7,7 +7,7 @@ import math
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final, Protocol
 
@@ -19,6 +19,7 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 # What Redis's INCRBY accepts as an integer value: no sign "+", no spaces, no leading zeros.
 _REDIS_INT: Final = re.compile(rb"0|-?[1-9][0-9]*")
+WRONG_TYPE: Final = "operation against a key holding the wrong kind of value"
 
 
 class KVError(Exception):
@@ -57,6 +58,24 @@ class KV(Protocol):
 
     async def delete(self, *keys: str) -> int:
         """Delete keys; returns how many existed."""
+        ...
+
+    async def hincrby(self, key: str, amounts: Mapping[str, int], ttl: float | None = None) -> None:
+        """Atomically add to several integer fields of the hash at `key` (missing fields start at
+        0); a hash created by this call expires after `ttl` if given, like `incr`.
+
+        All or nothing: raises KVError, changing nothing, if `key` holds a plain value or a field
+        holds something other than an integer. Counters kept together (one time bucket of
+        several statistics) then cost one round trip to write and one to read.
+        """
+        ...
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
+        """Every field of each hash in `keys`, in order; `{}` for a missing key.
+
+        One round trip for all of them (a pipeline on Redis). Raises KVError if a key holds a
+        plain value.
+        """
         ...
 
     async def ttl(self, key: str) -> float | None:

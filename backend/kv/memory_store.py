@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Final
+from typing import Final, TypeAlias
 
 from backend.kv.base import (
     _INT64_MAX,
     _INT64_MIN,
     _REDIS_INT,
+    WRONG_TYPE,
     KVError,
     _BaseKV,
     _encode,
     _ttl_ms,
     log,
 )
+
+# A plain value, or a hash of integer fields (the only hashes written are counters).
+_Value: TypeAlias = bytes | dict[str, int]
 
 
 class MemoryKV(_BaseKV):
@@ -31,19 +35,19 @@ class MemoryKV(_BaseKV):
 
     def __init__(self, *, namespace: str = "hft", subscriber_queue_size: int = 1024) -> None:
         super().__init__(namespace)
-        self._data: dict[str, tuple[bytes, float | None]] = {}  # key -> (value, expires_at)
+        self._data: dict[str, tuple[_Value, float | None]] = {}  # key -> (value, expires_at)
         self._subscribers: dict[str, set[_MemorySubscription]] = {}
         self._queue_size = subscriber_queue_size
         self._writes_since_purge = 0
 
-    def _live(self, key: str, now: float) -> tuple[bytes, float | None] | None:
+    def _live(self, key: str, now: float) -> tuple[_Value, float | None] | None:
         entry = self._data.get(key)
         if entry is not None and entry[1] is not None and entry[1] <= now:
             del self._data[key]
             return None
         return entry
 
-    def _write(self, key: str, value: bytes, expires_at: float | None, now: float) -> None:
+    def _write(self, key: str, value: _Value, expires_at: float | None, now: float) -> None:
         self._data[key] = (value, expires_at)
         self._writes_since_purge += 1
         # Sweeping once the writes since the last sweep reach the store's size keeps the cost
@@ -55,7 +59,11 @@ class MemoryKV(_BaseKV):
 
     async def get(self, key: str) -> bytes | None:
         entry = self._live(self._k(key), time.monotonic())
-        return None if entry is None else entry[0]
+        if entry is None:
+            return None
+        if not isinstance(entry[0], bytes):
+            raise KVError(WRONG_TYPE)
+        return entry[0]
 
     async def set(
         self, key: str, value: bytes | str, ttl: float | None = None, *, nx: bool = False
@@ -78,6 +86,8 @@ class MemoryKV(_BaseKV):
             current, expires_at = 0, None if expires_ms is None else now + expires_ms / 1000
         else:
             raw, expires_at = entry
+            if not isinstance(raw, bytes):
+                raise KVError(WRONG_TYPE)
             if not _REDIS_INT.fullmatch(raw) or not _INT64_MIN <= int(raw) <= _INT64_MAX:
                 raise KVError("value is not an integer or out of range")
             current = int(raw)
@@ -86,6 +96,41 @@ class MemoryKV(_BaseKV):
             raise KVError("increment or decrement would overflow")
         self._write(k, str(result).encode(), expires_at, now)
         return result
+
+    async def hincrby(self, key: str, amounts: Mapping[str, int], ttl: float | None = None) -> None:
+        expires_ms = None if ttl is None else _ttl_ms(ttl)
+        if not amounts:
+            return
+        now, k = time.monotonic(), self._k(key)
+        entry = self._live(k, now)
+        if entry is None:
+            fields: dict[str, int] = {}
+            expires_at = None if expires_ms is None else now + expires_ms / 1000
+        else:
+            stored, expires_at = entry
+            if not isinstance(stored, dict):
+                raise KVError(WRONG_TYPE)
+            fields = stored
+        # Compute every result before writing any: all or nothing, as on Redis.
+        results = {f: fields.get(f, 0) + a for f, a in amounts.items()}
+        if not all(_INT64_MIN <= v <= _INT64_MAX for v in results.values()):
+            raise KVError("increment or decrement would overflow")
+        fields.update(results)
+        if entry is None:
+            self._write(k, fields, expires_at, now)
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
+        now = time.monotonic()
+        found: list[dict[str, bytes]] = []
+        for key in keys:
+            entry = self._live(self._k(key), now)
+            if entry is None:
+                found.append({})
+            elif isinstance(entry[0], dict):
+                found.append({f: str(v).encode() for f, v in entry[0].items()})
+            else:
+                raise KVError(WRONG_TYPE)
+        return found
 
     async def delete(self, *keys: str) -> int:
         now = time.monotonic()

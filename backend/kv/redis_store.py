@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
 from typing import Any, Final, cast
 
@@ -28,6 +28,20 @@ local existed = redis.call('EXISTS', KEYS[1])
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
 if existed == 0 and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value
+"""
+# Every field is checked before any is added, so a bad field changes nothing (a Lua error
+# does not undo earlier writes). ARGV: ttl in ms or '', then field, amount pairs.
+_HINCRBY_LUA: Final = """
+local existed = redis.call('EXISTS', KEYS[1])
+for i = 2, #ARGV, 2 do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v and not string.match(v, '^%-?%d+$') then
+    return redis.error_reply('ERR hash value is not an integer')
+  end
+end
+for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if existed == 0 and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 0
 """
 _UNLOCK_LUA: Final = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -78,6 +92,7 @@ class RedisKV(_BaseKV):
         self._client: aioredis.Redis = aioredis.Redis(connection_pool=self._pool)
         self._incr_script = self._client.register_script(_INCR_LUA)
         self._unlock_script = self._client.register_script(_UNLOCK_LUA)
+        self._hincrby_script = self._client.register_script(_HINCRBY_LUA)
 
     async def get(self, key: str) -> bytes | None:
         with _redis_errors():
@@ -103,6 +118,25 @@ class RedisKV(_BaseKV):
             return 0
         with _redis_errors():
             return int(await self._client.delete(*(self._k(k) for k in keys)))
+
+    async def hincrby(self, key: str, amounts: Mapping[str, int], ttl: float | None = None) -> None:
+        args: list[str | int] = ["" if ttl is None else str(_ttl_ms(ttl))]
+        if not amounts:
+            return
+        for field, amount in amounts.items():
+            args += [field, amount]
+        with _redis_errors():
+            await self._hincrby_script(keys=[self._k(key)], args=args)
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
+        if not keys:
+            return []
+        with _redis_errors():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(self._k(key))
+                replies = await pipe.execute()
+        return [{bytes(f).decode(): bytes(v) for f, v in reply.items()} for reply in replies]
 
     async def ttl(self, key: str) -> float | None:
         with _redis_errors():

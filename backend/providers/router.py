@@ -25,6 +25,7 @@ from backend.providers.dependencies import (
     ProviderAdminRequired,
 )
 from backend.providers.dryrun import dry_run
+from backend.providers.health import AdapterHealth, adapter_health
 from backend.providers.models import AdapterVersion, Provider, ProviderAdapter, ProviderService
 from backend.providers.specs import SpecInvalid, compile_spec
 
@@ -451,6 +452,27 @@ async def publish(
     adapter = await service.owned_adapter(db, caller.provider.code, adapter_id)
     await service.publish(db, adapter, await service.version_of(db, adapter_id, version))
     return await _adapter_out(db, adapter)
+
+
+@router.get(
+    "/adapters/{adapter_id}/health",
+    response_model=AdapterHealth,
+    summary="运行状况 / Health: success rate, latency, breaker, last error",
+    description=(
+        "每个接口在1分钟、5分钟、1小时窗口内的成功率与p50/p95时延（全部实例汇总）、熔断状态、"
+        "最近一次错误。 Per operation over 1 min, 5 min and 1 h (all instances): success rate,"
+        " p50/p95 latency, the breaker state and the last error class."
+    ),
+    responses=problem_responses(*PROVIDER, service.AdapterNotFound),
+)
+async def adapter_health_route(
+    adapter_id: str, caller: CurrentProvider, request: Request, db: SessionDep
+) -> AdapterHealth:
+    adapter = await service.owned_adapter(db, caller.provider.code, adapter_id)
+    if adapter.active_version is None:
+        raise service.AdapterNotFound("Not published yet: nothing runs to measure")
+    state = request.app.state
+    return await adapter_health(state.kv, state.gateway.invoker, state.registry, adapter_id)
 
 
 @router.post(

@@ -5,15 +5,17 @@ invoke, a new version and a rollback reaching the other instance without a resta
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from backend.providers.models import AdapterVersion
 from integrations.sandbox import SandboxHandle, data
-from tests.conftest import make_settings
+from tests.conftest import create_postgres_database, drop_postgres_database, make_settings
 from tests.providers.helpers import (
     admin_headers,
     eventually,
@@ -22,6 +24,16 @@ from tests.providers.helpers import (
     water_spec,
 )
 from tests.providers.novel_department import API_KEY, water_utility
+
+
+@pytest.fixture
+async def own_database(postgres_url: str) -> AsyncIterator[str]:
+    """A database of its own: approving services changes the catalog, which other tests
+    sharing the session's database count on."""
+    url = await create_postgres_database(postgres_url, f"hft_onboard_{uuid.uuid4().hex[:10]}")
+    yield url
+    await drop_postgres_database(url)
+
 
 CITIZEN = {"X-Dev-Citizen": data.make_id_no("water-citizen"), "X-Dev-Level": "2"}
 
@@ -42,11 +54,11 @@ async def _create_provider(
 
 
 async def test_a_provider_onboards_a_new_department_across_two_instances(
-    tmp_path: Path, postgres_database: str, redis_url: str, sandbox: SandboxHandle
+    tmp_path: Path, own_database: str, redis_url: str, sandbox: SandboxHandle
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     code, adapter_id, service = f"hf-water-{suffix}", f"water_{suffix}", f"water-bill-{suffix}"
-    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
+    settings = make_settings(tmp_path, own_database, redis_url, sandbox)
     async with (
         water_utility() as utility,
         serving(settings) as (app_a, a),
@@ -132,6 +144,16 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
         assert first.status_code == 200, first.text
         assert first.json()["data"] == {"account": "W1001", "owed_fen": 1250, "period": "2026-10"}
 
+        # The provider sees its operation's health, from all instances (B made the call).
+        async def health() -> dict[str, Any]:
+            answer = await a.get(f"/v1/provider/adapters/{adapter_id}/health", headers=provider)
+            return dict(answer.json())
+
+        seen = await eventually(health, lambda h: h["operations"][0]["windows"][-1]["calls"] >= 1)
+        bill = seen["operations"][0]
+        assert (bill["operation"], seen["breaker"]) == ("bill", "closed")
+        assert bill["windows"][-1]["success_rate"] == 1.0
+
         # Version 2 maps the due date; its key is sent as the marker: keep the old one.
         v2 = water_spec(adapter_id, utility.url, due_date=True, key="********")
         added = await a.post(
@@ -178,10 +200,10 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
 
 
 async def test_providers_cannot_touch_each_others_adapters(
-    tmp_path: Path, postgres_database: str, redis_url: str, sandbox: SandboxHandle
+    tmp_path: Path, own_database: str, redis_url: str, sandbox: SandboxHandle
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
-    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
+    settings = make_settings(tmp_path, own_database, redis_url, sandbox)
     async with water_utility() as utility, serving(settings) as (app, client):
         admin = await admin_headers(app, client)
         water = await _create_provider(
