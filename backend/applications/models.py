@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from backend.db import UtcDateTime
 from backend.ids import uuid7
 
 
@@ -25,11 +26,15 @@ class CalendarYear(SQLModel, table=True):
     # Weekend days that are working days (调休上班).
     workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=64)
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 def _utc(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UtcDateTime(), nullable=nullable)
+
+
+# The statuses in which an application's clock runs (kept in step with stats.CLOCKED).
+OPEN_CLOCK_CONDITION = "status IN ('accepted', 'in_review', 'supplement_required', 'approved')"
 
 
 class Application(SQLModel, table=True):
@@ -37,16 +42,26 @@ class Application(SQLModel, table=True):
     __table_args__ = (
         # "My applications", newest first, without a sort.
         Index("ix_applications_applicant_created", "applicant_id", "created_at"),
-        # Overdue and warning counts for stats: the open ones past their 80% mark.
+        # Open applications by status (the poller, the admin calendar).
         Index("ix_applications_status_warn", "status", "warn_on"),
+        # Overdue and warning counts for stats, read from the index alone: at 5 million
+        # applications the open ones (~10%) spread over the whole table, and reading their
+        # rows took ~0.9 s (bench/README.md); this index answers in ~0.1 s.
+        Index(
+            "ix_applications_open_clock",
+            "warn_on",
+            postgresql_include=["due_on", "paused_on", "service_code"],
+            postgresql_where=text(OPEN_CLOCK_CONDITION),
+            sqlite_where=text(OPEN_CLOCK_CONDITION),
+        ),
     )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
     number: str = Field(unique=True, max_length=20)
     service_code: str = Field(index=True, max_length=64)
-    applicant_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    applicant_id: str = Field(foreign_key="identity_citizen.id", max_length=36)
     enterprise_id: str | None = Field(default=None, index=True, max_length=36)
-    status: str = Field(index=True, max_length=24)
+    status: str = Field(max_length=24)
     form: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     delivery: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     materials: list[dict[str, Any]] = Field(
@@ -152,7 +167,7 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
     # Indexed: the worker looks for the undelivered ones.
     delivered_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
+        default=None, sa_column=Column(UtcDateTime(), nullable=True, index=True)
     )
 
 

@@ -347,9 +347,11 @@ async def _clock_and_stats(
         deadlines.pause(application, day)
     elif before == Status.SUPPLEMENT_REQUIRED:
         deadlines.resume(application, await load_calendar(db), day)
-    if after in FINISHED:
+    if after in FINISHED and application.finished_at is None:
         application.finished_at = now
-    if after in (Status.COMPLETED, Status.REJECTED):
+    # Counted once, when decided: a rejection that is later "completed" (the refusal
+    # notice delivered) was counted as rejected already.
+    if after == Status.REJECTED or (after == Status.COMPLETED and before == Status.APPROVED):
         used = deadlines.used_working_days(application, await load_calendar(db), day)
         completed = after == Status.COMPLETED
         await stats.bump(

@@ -30,7 +30,10 @@ SERVICES = {  # all ten working days, one department each, in two domains
     "skills-upgrade-subsidy": "hf-hrss",
     "medical-insurance-transfer": "hf-medical-security",
 }
-FATES = ("open", "recent", "paused", "resumed", "rejected", "completed", "completed", "withdrawn")
+FATES = (
+    "open", "recent", "paused", "resumed", "rejected", "rejected_notified", "completed",
+    "completed", "withdrawn",
+)  # fmt: skip
 START, NOW = date(2025, 3, 3), date(2025, 5, 12)
 CALENDAR = WorkingCalendar(seed_years())
 CLOCKED = {"accepted", "in_review", "supplement_required", "approved"}
@@ -82,9 +85,12 @@ async def _live(
                  json={}, headers=bearer(citizen))  # fmt: skip
         if rng.random() < 0.5:
             return app_id
-    decision = "reject" if fate == "rejected" else "approve"
+    decision = "reject" if fate.startswith("rejected") else "approve"
     await at(rng.randint(1, 18), "POST", f"{base}/reviews",
              json={"decision": decision, "opinion": "意见"}, headers=dept)  # fmt: skip
+    if fate == "rejected_notified":  # the refusal delivered: completed, counted once
+        await at(1, "POST", f"{base}/complete", json={"note": "不予受理通知书已送达"},
+                 headers=dept)  # fmt: skip
     if decision == "reject":
         return app_id
     for _ in range(rng.randint(0, 2)):
@@ -108,10 +114,12 @@ def _expected(records: list[dict[str, Any]], start: date, end: date) -> dict[str
                 days.setdefault(e["to_status"], china_day(e["at"]))
         if start <= days["submitted"] <= end:
             c["applications"] += 1
-        finished = days.get("completed") or days.get("rejected")
+        # Counted when decided: a rejection later completed counts as the rejection.
+        outcome = "rejected" if "rejected" in days else "completed"
+        finished = days.get(outcome)
         if finished and start <= finished <= end:
-            c[r["status"]] += 1
-            c["one_trip"] += r["status"] == "completed" and r["trips"] <= 1
+            c[outcome] += 1
+            c["one_trip"] += outcome == "completed" and r["trips"] <= 1
             c["on_time"] += finished <= date.fromisoformat(r["due_on"])
             used = CALENDAR.working_days_between(days["accepted"], finished)
             c["working_days"] += used - r["paused_working_days"]
