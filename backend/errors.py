@@ -190,6 +190,18 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 
 async def _handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers a JSON body that is not UTF-8 with a bare 400, but one that is not
+        # JSON with a 422: the same mistake, reported the way every route declares it.
+        return problem_response(
+            request,
+            status=ValidationFailed.status,
+            code=ValidationFailed.code,
+            title_zh=ValidationFailed.title_zh,
+            title_en=ValidationFailed.title_en,
+            detail="Invalid fields: body",
+            errors=[{"location": ["body"], "message": "Not UTF-8 text", "type": "json_invalid"}],
+        )
     code, title_zh = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "请求错误"))
     title_en = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title_en else None

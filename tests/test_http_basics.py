@@ -45,6 +45,20 @@ async def test_validation_problem_lists_every_offending_field(client: httpx.Asyn
     assert "page_size" in problem["detail"]
 
 
+async def test_a_json_body_that_is_not_utf8_is_a_validation_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    # FastAPI itself answers a bare 400 here, which no route declares; not JSON at all is 422.
+    for body in (b"\xff\xfe\x00{", b"{not json"):
+        response = await client.post(
+            "/v1/auth/sms-codes", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "VALIDATION_FAILED"
+        assert response.json()["errors"][0]["type"] == "json_invalid"
+
+
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")

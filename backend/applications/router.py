@@ -62,6 +62,16 @@ class UploadOut(BaseModel):
         " The body is the file itself (PDF, JPEG or PNG, 10 MB at most) with its Content-Type."
     ),
     responses=problem_responses(InvalidToken, UploadTooLarge, UploadTypeRefused, UploadEmpty),
+    # Read as a stream, so no parameter declares it.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in uploads.ALLOWED
+            },
+        }
+    },
 )
 async def upload(request: Request, signed_in: CurrentCitizen, db: SessionDep) -> UploadOut:
     media = uploads.check_declared(

@@ -22,7 +22,11 @@ from backend.gateway.overview import build_overview
 from backend.gateway.schemas import InvokeResponse, Overview
 from backend.gateway.service import require_level
 from backend.identity.dependencies import CurrentCaller
-from backend.identity.exceptions import AssuranceLevelTooLow, AuthenticationRequired
+from backend.identity.exceptions import (
+    AssuranceLevelTooLow,
+    AuthenticationRequired,
+    InvalidToken,
+)
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 
@@ -37,7 +41,10 @@ INVOKE_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": False,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvokeRequest"}}},
-    }
+    },
+    # Signing in is optional here: public services answer anyone (the fast path reads the
+    # token itself, so no dependency declares it).
+    "security": [{"CitizenToken": []}, {}],
 }
 
 
@@ -52,7 +59,7 @@ INVOKE_REQUEST_BODY: dict[str, Any] = {
         " An `X-Timeout-Ms` header (50–60000) shortens the time budget of the call."
     ),
     responses=problem_responses(
-        ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *_ADAPTER_PROBLEMS
+        InvalidToken, ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *_ADAPTER_PROBLEMS
     ),
     openapi_extra=INVOKE_REQUEST_BODY,
 )
@@ -71,7 +78,7 @@ async def invoke_service(code: str, request: Request) -> Response:
         " Balances, traffic violations and points, upcoming appointments: fetched at once,"
         " each section with its own status, the whole answer bounded by one deadline."
     ),
-    responses=problem_responses(AuthenticationRequired, AssuranceLevelTooLow),
+    responses=problem_responses(AuthenticationRequired, InvalidToken, AssuranceLevelTooLow),
 )
 async def overview(
     request: Request, gateway: GatewayDep, caller: CurrentCaller, deadline: DeadlineDep

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.db import SessionDep
 from backend.identity.exceptions import InvalidToken
@@ -14,6 +15,16 @@ from backend.identity.service import Identity
 from backend.identity.tokens import AccessClaims, TokenInvalid
 
 _CHALLENGE = 'Bearer realm="hefeitong"'
+
+# Declares the citizen's bearer token in the OpenAPI document (security scheme and each
+# operation's requirement); ``bearer_token`` below reads and checks the header itself.
+CITIZEN_TOKEN = HTTPBearer(
+    scheme_name="CitizenToken",
+    bearerFormat="JWT",
+    description="A citizen's access token, from /v1/auth/login/… or /v1/auth/refresh",
+    auto_error=False,
+)
+CitizenToken = Annotated[HTTPAuthorizationCredentials | None, Security(CITIZEN_TOKEN)]
 
 
 def identity_of(request: Request) -> Identity:
@@ -56,7 +67,7 @@ class SignedIn:
     citizen: Citizen
 
 
-async def signed_in(request: Request, db: SessionDep) -> SignedIn:
+async def signed_in(request: Request, db: SessionDep, _: CitizenToken = None) -> SignedIn:
     claims = await current_claims(request)
     citizen = await db.get(Citizen, claims.subject)
     if citizen is None:

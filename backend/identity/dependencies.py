@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from fastapi import Depends, Request
 
-from backend.identity.auth import bearer_token, identity_of, verified_claims
+from backend.identity.auth import CitizenToken, bearer_token, identity_of, verified_claims
 from backend.identity.exceptions import AuthenticationRequired, InvalidDevIdentity
 from integrations.base import Caller
 from integrations.identifiers import is_valid_id_number
@@ -66,7 +66,7 @@ async def optional_caller_from(request: Request) -> Caller:
     return _dev_caller(request) or ANONYMOUS
 
 
-async def current_caller(request: Request) -> Caller:
+async def current_caller(request: Request, _: CitizenToken = None) -> Caller:
     caller = await optional_caller_from(request)
     if caller is ANONYMOUS:
         raise AuthenticationRequired(headers={"WWW-Authenticate": 'Bearer realm="hefeitong"'})

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.db import UtcDateTime
 from backend.ids import uuid7
 
 
 def _utc_column(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UtcDateTime(), nullable=nullable)
 
 
 class Citizen(SQLModel, table=True):

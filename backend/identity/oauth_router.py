@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
 from backend.db import SessionDep
-from backend.errors import AppError
+from backend.errors import AppError, problem_responses
 from backend.identity.auth import IdentityDep
 from backend.identity.clients import authenticate, issue_client_token
 from backend.identity.models import Citizen
@@ -30,9 +30,14 @@ class OAuthError(AppError):
     title_zh = "授权请求无效"
     title_en = "Invalid OAuth request"
 
-    def __init__(self, error: str, description: str, *, status: int = 400, **kw: Any) -> None:
+    def __init__(self, error: str, description: str, **kw: Any) -> None:
         super().__init__(description, error=error, error_description=description, **kw)
-        self.status = status  # type: ignore[misc]
+
+
+class OAuthClientUnauthorized(OAuthError):
+    """``invalid_client``: answered 401 (RFC 6749 section 5.2)."""
+
+    status = 401
 
 
 def _issuer(request: Request) -> str:
@@ -71,15 +76,14 @@ def _client_credentials(
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401) from None
+            raise OAuthClientUnauthorized("invalid_client", "Malformed Basic credentials") from None
         raw_id, _, raw_secret = decoded.partition(":")
         return unquote(raw_id), unquote(raw_secret)
     if client_id and client_secret:
         return client_id, client_secret
-    raise OAuthError(
+    raise OAuthClientUnauthorized(
         "invalid_client",
         "Client authentication is required",
-        status=401,
         headers={"WWW-Authenticate": 'Basic realm="hefeitong"'},
     )
 
@@ -92,6 +96,7 @@ def _client_credentials(
         " Department systems exchange client credentials for an access token; web systems"
         " exchange an authorization code (with PKCE) for tokens and an ID token."
     ),
+    responses=problem_responses(OAuthError, OAuthClientUnauthorized),
 )
 async def token(
     request: Request,
@@ -113,10 +118,9 @@ async def token(
     # clients only the authorization code.
     expected_kinds = ("department", "admin") if grant_type == "client_credentials" else ("web",)
     if client is None or client.kind not in expected_kinds:
-        raise OAuthError(
+        raise OAuthClientUnauthorized(
             "invalid_client",
             "Unknown client or wrong secret",
-            status=401,
             headers={"WWW-Authenticate": 'Basic realm="hefeitong"'},
         )
     if grant_type == "authorization_code":

@@ -41,7 +41,18 @@ def _redirect_with(uri: str, **params: str) -> RedirectResponse:
     )
 
 
-@router.get("/oauth2/authorize", response_class=HTMLResponse, summary="授权 / Authorize")
+@router.get(
+    "/oauth2/authorize",
+    response_class=HTMLResponse,
+    summary="授权 / Authorize",
+    responses={
+        303: {"description": "Back to the client's redirect_uri with a code or an error"},
+        400: {
+            "content": {"text/html": {"schema": {"type": "string"}}},
+            "description": "An error page: the request cannot be sent back to the client",
+        },
+    },
+)
 async def authorize(
     request: Request,
     db: SessionDep,
@@ -174,7 +185,11 @@ async def consent(
     return _redirect_with(pending.redirect_uri, code=code, state=pending.state)
 
 
-@router.get("/oauth2/userinfo", summary="用户信息 / UserInfo")
+@router.get(
+    "/oauth2/userinfo",
+    summary="用户信息 / UserInfo",
+    responses=problem_responses(InvalidToken),
+)
 async def userinfo(request: Request, db: SessionDep, identity: IdentityDep) -> dict[str, Any]:
     header = request.headers.get("authorization", "")
     claims = None

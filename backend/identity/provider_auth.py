@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.errors import AppError
 from backend.identity.auth import identity_of
@@ -17,6 +18,16 @@ from backend.identity.clients import ADMIN_SCOPE, PROVIDER_AUDIENCE
 from backend.identity.exceptions import InvalidToken
 
 _CHALLENGE = 'Bearer realm="hefeitong-provider"'
+
+# Declares the client-credentials token in the OpenAPI document; ``client_claims`` reads
+# and checks the header itself.
+CLIENT_TOKEN = HTTPBearer(
+    scheme_name="ClientToken",
+    bearerFormat="JWT",
+    description="A department's or administrator's token: client_credentials at /oauth2/token",
+    auto_error=False,
+)
+ClientToken = Annotated[HTTPAuthorizationCredentials | None, Security(CLIENT_TOKEN)]
 
 
 class NotAnAdministrator(AppError):
@@ -54,7 +65,7 @@ async def client_claims(request: Request) -> dict[str, Any]:
     return claims
 
 
-async def current_department(request: Request) -> str:
+async def current_department(request: Request, _: ClientToken = None) -> str:
     """The catalog department code of the calling department system."""
     department = (await client_claims(request)).get("department")
     if not department:
@@ -62,7 +73,7 @@ async def current_department(request: Request) -> str:
     return str(department)
 
 
-async def current_admin(request: Request) -> str:
+async def current_admin(request: Request, _: ClientToken = None) -> str:
     """The client id of a platform administrator's client."""
     claims = await client_claims(request)
     if ADMIN_SCOPE not in str(claims["scope"]).split():

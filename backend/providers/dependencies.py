@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from backend.db import SessionDep
 from backend.errors import AppError
-from backend.identity.provider_auth import client_claims
+from backend.identity.provider_auth import ClientToken, client_claims
 from backend.providers.models import Provider
 
 
@@ -34,7 +34,9 @@ class ProviderCaller:
     role: Literal["admin", "operator"]
 
 
-async def current_provider(request: Request, db: SessionDep) -> ProviderCaller:
+async def current_provider(
+    request: Request, db: SessionDep, _: ClientToken = None
+) -> ProviderCaller:
     claims = await client_claims(request)
     scopes = str(claims["scope"]).split()
     department = claims.get("department")

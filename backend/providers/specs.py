@@ -42,10 +42,25 @@ class Problem:
 
 
 def refuse(problems: list[Problem]) -> SpecInvalid:
+    # Each entry is an item of the problem's documented ``errors`` (location, message, type),
+    # and keeps the spec-relative pointer and rule that provider tooling reads.
     return SpecInvalid(
         f"{len(problems)} problem(s); nothing was stored",
-        errors=[{"path": p.path, "rule": p.rule, "message": p.message} for p in problems],
+        errors=[
+            {
+                "location": ["body", "spec", *_pointer_parts(p.path)],
+                "message": p.message,
+                "type": p.rule,
+                "path": p.path,
+                "rule": p.rule,
+            }
+            for p in problems
+        ],
     )
+
+
+def _pointer_parts(pointer: str) -> list[str]:
+    return [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:] if part]
 
 
 def split_secrets(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

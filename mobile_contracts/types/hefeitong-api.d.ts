@@ -147,6 +147,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/provider-services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 待审事项 / Service proposals */
+        get: operations["admin-list-proposals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/provider-services/{proposal_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 上架事项 / Approve: the service joins the catalog */
+        post: operations["admin-approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/provider-services/{proposal_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 驳回事项 / Reject a proposal */
+        post: operations["admin-reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 服务提供方列表 / Providers */
+        get: operations["admin-list-providers"];
+        put?: never;
+        /** 开通服务提供方 / Create a provider */
+        post: operations["admin-create-provider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/stats": {
         parameters: {
             query?: never;
@@ -772,6 +841,149 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/provider/adapters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的适配器 / My adapters */
+        get: operations["provider-list-adapters"];
+        put?: never;
+        /** 注册适配器 / Register an adapter (version 1) */
+        post: operations["provider-register-adapter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/adapters/{adapter_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 适配器及其版本 / An adapter and its versions */
+        get: operations["provider-get-adapter"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/adapters/{adapter_id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 版本比较 / Diff two versions */
+        get: operations["provider-diff-versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/adapters/{adapter_id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 运行状况 / Health: success rate, latency, breaker, last error
+         * @description 每个接口在1分钟、5分钟、1小时窗口内的成功率与p50/p95时延（全部实例汇总）、熔断状态、最近一次错误。 Per operation over 1 min, 5 min and 1 h (all instances): success rate, p50/p95 latency, the breaker state and the last error class.
+         */
+        get: operations["provider-adapter-health-route"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/adapters/{adapter_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 新版本 / Add a version */
+        post: operations["provider-add-version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/adapters/{adapter_id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 版本详情 / A version's spec */
+        get: operations["provider-get-version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/adapters/{adapter_id}/versions/{version}/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 试调用 / Dry-run one operation against the real endpoint */
+        post: operations["provider-dry-run-version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/adapters/{adapter_id}/versions/{version}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 发布或回滚 / Publish (or roll back to) a version
+         * @description 所有实例数秒内切换，进行中的调用在旧版本上完成。 Every worker switches within seconds; calls under way finish on the old version.
+         */
+        post: operations["provider-publish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/provider/applications/{application_id}/accept": {
         parameters: {
             query?: never;
@@ -877,6 +1089,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/provider/client-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 轮换本凭证密钥 / Rotate this client's secret */
+        post: operations["provider-rotate-own-secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 新增接入凭证 / Add a client (operator or admin) */
+        post: operations["provider-add-client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/provider/rectifications": {
         parameters: {
             query?: never;
@@ -905,6 +1151,24 @@ export interface paths {
         put?: never;
         /** 提交整改结果 / Resolve a rectification */
         post: operations["provider-resolve-rectification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/provider/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的事项 / My services */
+        get: operations["provider-my-services"];
+        put?: never;
+        /** 申请上架事项 / Propose a catalog service */
+        post: operations["provider-propose-service"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1049,6 +1313,45 @@ export interface components {
              * @example balance
              */
             operation: string;
+        };
+        /** AdapterHealth */
+        AdapterHealth: {
+            /** Adapter */
+            adapter: string;
+            /**
+             * Breaker
+             * @enum {string}
+             */
+            breaker: "closed" | "open" | "half_open";
+            /**
+             * Bucket Seconds
+             * @default 10
+             */
+            bucket_seconds: number;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /** Operations */
+            operations: components["schemas"]["OperationHealth"][];
+            /**
+             * Percentile Relative Error
+             * @description Percentiles are within this fraction of the exact value (0.25 ms–65 s)
+             * @default 0.0905
+             */
+            percentile_relative_error: number;
+        };
+        /** AdapterOut */
+        AdapterOut: {
+            /** Active Version */
+            active_version: number | null;
+            /** Adapter Id */
+            adapter_id: string;
+            /** Latest Version */
+            latest_version: number;
+            /** Versions */
+            versions: components["schemas"]["VersionOut"][];
         };
         /** AgentRequest */
         AgentRequest: {
@@ -1299,6 +1602,27 @@ export interface components {
              */
             status: "applied" | "duplicate";
         };
+        /** ClientCreate */
+        ClientCreate: {
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @default operator
+             * @enum {string}
+             */
+            role: "operator" | "admin";
+        };
+        /** ClientCredentials */
+        ClientCredentials: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Client Secret
+             * @description Shown once; only its hash is kept
+             */
+            client_secret: string;
+        };
         /** Completion */
         Completion: {
             /**
@@ -1313,6 +1637,11 @@ export interface components {
              * @description mail sent
              */
             tracking_number?: string | null;
+        };
+        /** Decision */
+        Decision: {
+            /** Note */
+            note?: string | null;
         };
         /** Delivery */
         Delivery: {
@@ -1333,6 +1662,18 @@ export interface components {
             /** Name Zh */
             name_zh: string;
         };
+        /** DiffOut */
+        DiffOut: {
+            /**
+             * Diff
+             * @description Unified diff of the two specs
+             */
+            diff: string;
+            /** From Version */
+            from_version: number;
+            /** To Version */
+            to_version: number;
+        };
         /** DomainList */
         DomainList: {
             /** Items */
@@ -1352,6 +1693,51 @@ export interface components {
             service_count: number;
             /** Sort */
             sort: number;
+        };
+        /** DryRunError */
+        DryRunError: {
+            /**
+             * Class
+             * @description AdapterBadResponse, RequestRejected, …
+             */
+            class: string;
+            /**
+             * Errors
+             * @description Parameter errors
+             */
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Message */
+            message: string;
+            /** Upstream Code */
+            upstream_code?: string | null;
+        };
+        /** DryRunOut */
+        DryRunOut: {
+            /** Elapsed Ms */
+            elapsed_ms: number;
+            error?: components["schemas"]["DryRunError"] | null;
+            /** Ok */
+            ok: boolean;
+            /** Result */
+            result?: unknown;
+            /**
+             * Steps
+             * @description request, response, decode, success, result: what was sent, what came back and what each mapping made of it (credentials masked)
+             */
+            steps: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** DryRunRequest */
+        DryRunRequest: {
+            /** Operation */
+            operation: string;
+            /** Params */
+            params?: {
+                [key: string]: unknown;
+            };
         };
         /** EnterpriseLinkRequest */
         EnterpriseLinkRequest: {
@@ -1704,6 +2090,22 @@ export interface components {
             ticket_expires_in?: number | null;
             tokens?: components["schemas"]["TokenPair"] | null;
         };
+        /** OperationHealth */
+        OperationHealth: {
+            /** Last Error At */
+            last_error_at?: string | null;
+            /** Last Error Class */
+            last_error_class?: string | null;
+            /** Operation */
+            operation: string;
+            /**
+             * Probe Safe
+             * @description Called periodically by the platform's probe
+             */
+            probe_safe: boolean;
+            /** Windows */
+            windows: components["schemas"]["WindowStats"][];
+        };
         /** Overview */
         Overview: {
             appointments: components["schemas"]["OverviewSection"];
@@ -1819,6 +2221,94 @@ export interface components {
             message: string;
             /** Type */
             type: string;
+        };
+        /** ProposalOut */
+        ProposalOut: {
+            /** Adapter Id */
+            adapter_id: string;
+            /** Code */
+            code: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Entry */
+            entry: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Note */
+            note: string | null;
+            /** Operation */
+            operation: string;
+            /** Provider Code */
+            provider_code: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "proposed" | "approved" | "rejected";
+        };
+        /** ProviderCreate */
+        ProviderCreate: {
+            /** Allowed Hosts */
+            allowed_hosts: string[];
+            /**
+             * Code
+             * @description The department's code in the catalog
+             * @example hf-water
+             */
+            code: string;
+            /**
+             * Internal Hosts
+             * @description Hosts allowed although they are internal (government network)
+             */
+            internal_hosts?: string[];
+            /** Name En */
+            name_en: string;
+            /** Name Zh */
+            name_zh: string;
+        };
+        /** ProviderCreated */
+        ProviderCreated: {
+            /** Allowed Hosts */
+            allowed_hosts: string[];
+            client: components["schemas"]["ClientCredentials"];
+            /** Code */
+            code: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Internal Hosts */
+            internal_hosts: string[];
+            /** Name En */
+            name_en: string;
+            /** Name Zh */
+            name_zh: string;
+        };
+        /** ProviderOut */
+        ProviderOut: {
+            /** Allowed Hosts */
+            allowed_hosts: string[];
+            /** Code */
+            code: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Internal Hosts */
+            internal_hosts: string[];
+            /** Name En */
+            name_en: string;
+            /** Name Zh */
+            name_zh: string;
         };
         /** RatingCreate */
         RatingCreate: {
@@ -1958,6 +2448,12 @@ export interface components {
             citywide: boolean;
             /** Code */
             code: string;
+            /**
+             * Degraded
+             * @description The department system behind this service is failing right now (its circuit breaker is open): the app can say so before the citizen taps. Services answered without a department system are never degraded.
+             * @default false
+             */
+            degraded: boolean;
             department: components["schemas"]["DepartmentOut"];
             /**
              * Domain
@@ -2003,6 +2499,39 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** ServiceProposal */
+        ServiceProposal: {
+            /** Adapter Id */
+            adapter_id: string;
+            /**
+             * Code
+             * @description The new service's code in the catalog
+             * @example hf-water
+             */
+            code: string;
+            /**
+             * Domain
+             * @example housing
+             */
+            domain: string;
+            /** Keywords */
+            keywords?: string[];
+            /**
+             * Min Level
+             * @description Assurance level a citizen needs
+             */
+            min_level: number;
+            /** Name En */
+            name_en: string;
+            /** Name Zh */
+            name_zh: string;
+            /** Operation */
+            operation: string;
+            /** Summary En */
+            summary_en: string;
+            /** Summary Zh */
+            summary_zh: string;
+        };
         /** ServiceSummary */
         ServiceSummary: {
             /**
@@ -2012,6 +2541,12 @@ export interface components {
             citywide: boolean;
             /** Code */
             code: string;
+            /**
+             * Degraded
+             * @description The department system behind this service is failing right now (its circuit breaker is open): the app can say so before the citizen taps. Services answered without a department system are never degraded.
+             * @default false
+             */
+            degraded: boolean;
             department: components["schemas"]["DepartmentOut"];
             /**
              * Domain
@@ -2136,6 +2671,16 @@ export interface components {
              */
             operation: string;
         };
+        /** SpecBody */
+        SpecBody: {
+            /**
+             * Spec
+             * @description The adapter spec (integrations/spec_schema.json); secrets are write-only: send '********' to keep a secret of the previous version
+             */
+            spec: {
+                [key: string]: unknown;
+            };
+        };
         /** StatsOut */
         StatsOut: {
             /**
@@ -2251,6 +2796,41 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** VersionDetail */
+        VersionDetail: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Operations */
+            operations: string[];
+            /**
+             * Spec
+             * @description Secrets show as '********'
+             */
+            spec: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
+        };
+        /** VersionOut */
+        VersionOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Operations */
+            operations: string[];
+            /** Version */
+            version: number;
+        };
         /** WebhookSecretOut */
         WebhookSecretOut: {
             /**
@@ -2263,6 +2843,55 @@ export interface components {
              * @description whsec_ + base64 of 32 bytes; shown only this once
              */
             secret: string;
+        };
+        /** WindowStats */
+        WindowStats: {
+            /** Calls */
+            calls: number;
+            /**
+             * Errors
+             * @description Failures by error class
+             */
+            errors: {
+                [key: string]: number;
+            };
+            /**
+             * Failures
+             * @description Calls that failed, including those turned away
+             */
+            failures: number;
+            /**
+             * P50 Ms
+             * @description Median latency of calls that reached the system
+             */
+            p50_ms: number | null;
+            /** P95 Ms */
+            p95_ms: number | null;
+            /**
+             * Refused
+             * @description Answers refusing the input (counted as successes)
+             */
+            refused: number;
+            /**
+             * Seconds
+             * @description Nominal length; buckets of 10 s, the newest still open
+             */
+            seconds: number;
+            /**
+             * Success Rate
+             * @description (calls − failures) / calls; null: no calls
+             */
+            success_rate: number | null;
+            /**
+             * Turned Away
+             * @description Calls refused at once because the breaker was open
+             */
+            turned_away: number;
+            /**
+             * Window
+             * @example 5m
+             */
+            window: string;
         };
     };
     responses: never;
@@ -2357,6 +2986,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Back to the client's redirect_uri with a code or an error */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error page: the request cannot be sent back to the client */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2390,13 +3035,31 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description `OAUTH_ERROR`: Invalid OAuth request / 授权请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `OAUTH_ERROR`: Invalid OAuth request / 授权请求无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2419,6 +3082,24 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2551,6 +3232,304 @@ export interface operations {
                 };
             };
             /** @description `CALENDAR_INVALID`: The holiday schedule is not valid / 节假日安排有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin-list-proposals": {
+        parameters: {
+            query?: {
+                status?: ("proposed" | "approved" | "rejected") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"][];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADMIN_REQUIRED`: Platform administrator required / 需要平台管理员权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin-approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Decision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADMIN_REQUIRED`: Platform administrator required / 需要平台管理员权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `SERVICE_PROPOSAL_NOT_FOUND`: Service proposal not found / 事项申请不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `SERVICE_PROPOSAL_DECIDED`: This proposal has been decided already / 该事项申请已处理; `SERVICE_CODE_TAKEN`: This service code is taken / 事项编码已被占用 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin-reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Decision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADMIN_REQUIRED`: Platform administrator required / 需要平台管理员权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `SERVICE_PROPOSAL_NOT_FOUND`: Service proposal not found / 事项申请不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `SERVICE_PROPOSAL_DECIDED`: This proposal has been decided already / 该事项申请已处理; `SERVICE_CODE_TAKEN`: This service code is taken / 事项编码已被占用 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin-list-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderOut"][];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADMIN_REQUIRED`: Platform administrator required / 需要平台管理员权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin-create-provider": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderCreated"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADMIN_REQUIRED`: Platform administrator required / 需要平台管理员权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_EXISTS`: This provider exists already / 该服务提供方已存在 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_HOSTS_INVALID`: The provider's host list is not valid / 允许访问的主机列表有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4174,7 +5153,7 @@ export interface operations {
                     "application/json": components["schemas"]["Overview"];
                 };
             };
-            /** @description `AUTHENTICATION_REQUIRED`: Authentication required / 请先登录 */
+            /** @description `AUTHENTICATION_REQUIRED`: Authentication required / 请先登录; `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4361,6 +5340,560 @@ export interface operations {
             };
             /** @description `SESSION_NOT_FOUND`: Session not found / 登录设备不存在 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-list-adapters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterOut"][];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-register-adapter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SpecBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_ID_TAKEN`: This adapter id is taken / 适配器标识已被占用 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_SPEC_INVALID`: The adapter spec is not valid / 适配器描述有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-get-adapter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-diff-versions": {
+        parameters: {
+            query: {
+                from: number;
+                to: number;
+            };
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在; `ADAPTER_VERSION_NOT_FOUND`: Adapter version not found / 适配器版本不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-adapter-health-route": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterHealth"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-add-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SpecBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_ID_TAKEN`: This adapter id is taken / 适配器标识已被占用 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_SPEC_INVALID`: The adapter spec is not valid / 适配器描述有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-get-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionDetail"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在; `ADAPTER_VERSION_NOT_FOUND`: Adapter version not found / 适配器版本不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-dry-run-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DryRunRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在; `ADAPTER_VERSION_NOT_FOUND`: Adapter version not found / 适配器版本不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证; `PROVIDER_ADMIN_REQUIRED`: The provider's administrator role is required / 需要服务提供方管理员权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在; `ADAPTER_VERSION_NOT_FOUND`: Adapter version not found / 适配器版本不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PUBLISH_BREAKS_SERVICES`: This version lacks operations that catalog services are bound to / 该版本缺少已上架服务使用的接口 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4768,6 +6301,104 @@ export interface operations {
             };
         };
     };
+    "provider-rotate-own-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientCredentials"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-add-client": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientCredentials"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证; `PROVIDER_ADMIN_REQUIRED`: The provider's administrator role is required / 需要服务提供方管理员权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "provider-list-rectifications": {
         parameters: {
             query?: {
@@ -4860,6 +6491,113 @@ export interface operations {
                 };
             };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-my-services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"][];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-propose-service": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServiceProposal"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `SERVICE_CODE_TAKEN`: This service code is taken / 事项编码已被占用 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `SERVICE_PROPOSAL_INVALID`: The service proposal is not valid / 事项申请有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5038,6 +6776,15 @@ export interface operations {
                     "application/json": components["schemas"]["InvokeResponse"];
                 };
             };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `ASSURANCE_LEVEL_TOO_LOW`: Identity assurance level too low / 身份认证等级不足 */
             403: {
                 headers: {
@@ -5101,7 +6848,13 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/pdf": string;
+                "image/jpeg": string;
+                "image/png": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             201: {
