@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from backend.app import create_app
+from backend.kv import KV, MemoryKV, RedisKV
 from backend.settings import Settings
 from integrations.sandbox import DEPARTMENTS, SandboxHandle, start_sandbox_thread
 
@@ -50,6 +52,43 @@ def _require_reachable(name: str, url: str, default_port: int) -> None:
 def redis_url() -> str:
     _require_reachable("Redis", REDIS_URL, 6379)
     return REDIS_URL
+
+
+def new_namespace() -> str:
+    """A KV namespace of its own, so tests sharing one Redis never see each other's keys."""
+    return f"test-{uuid.uuid4().hex}"
+
+
+async def drop_namespace(redis_url: str, namespace: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{namespace}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def kv_namespace() -> str:
+    return new_namespace()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def kv(request: pytest.FixtureRequest, kv_namespace: str) -> AsyncIterator[KV]:
+    """The same tests against the in-process store and real Redis."""
+    if request.param == "memory":
+        memory = MemoryKV(namespace=kv_namespace)
+        yield memory
+        await memory.aclose()
+        return
+    redis_url: str = request.getfixturevalue("redis_url")
+    store = RedisKV(redis_url, namespace=kv_namespace)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        await drop_namespace(redis_url, kv_namespace)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from uuid import uuid4
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,47 +18,17 @@ from backend.kv import (
     RedisKV,
     kv_from_url,
 )
+from tests.conftest import drop_namespace, new_namespace
 
 RECEIVE_TIMEOUT = 2.0
-
-
-def _namespace() -> str:
-    return f"test-{uuid4().hex}"
-
-
-async def _drop_namespace(redis_url: str, namespace: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{namespace}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def kv(request: pytest.FixtureRequest) -> AsyncIterator[KV]:
-    namespace = _namespace()
-    if request.param == "memory":
-        store: KV = MemoryKV(namespace=namespace)
-        yield store
-        await store.aclose()
-        return
-    redis_url: str = request.getfixturevalue("redis_url")
-    store = kv_from_url(redis_url, namespace=namespace)
-    try:
-        yield store
-    finally:
-        await store.aclose()
-        await _drop_namespace(redis_url, namespace)
 
 
 @pytest.fixture
 async def redis_namespace(redis_url: str) -> AsyncIterator[str]:
     """A fresh namespace for tests that build their own RedisKV instances."""
-    namespace = _namespace()
+    namespace = new_namespace()
     yield namespace
-    await _drop_namespace(redis_url, namespace)
+    await drop_namespace(redis_url, namespace)
 
 
 async def _next(messages: AsyncIterator[tuple[str, bytes]]) -> tuple[str, bytes]:
@@ -333,7 +302,7 @@ async def test_unreachable_redis_raises_kv_unavailable(redis_namespace: str) -> 
 
 
 async def test_namespaces_are_isolated(redis_url: str, redis_namespace: str) -> None:
-    other_namespace = _namespace()
+    other_namespace = new_namespace()
     mine = RedisKV(redis_url, namespace=redis_namespace)
     theirs = RedisKV(redis_url, namespace=other_namespace)
     try:
@@ -346,7 +315,7 @@ async def test_namespaces_are_isolated(redis_url: str, redis_namespace: str) -> 
     finally:
         await mine.aclose()
         await theirs.aclose()
-        await _drop_namespace(redis_url, other_namespace)
+        await drop_namespace(redis_url, other_namespace)
 
 
 async def test_two_workers_share_a_namespace(redis_url: str, redis_namespace: str) -> None:
@@ -373,7 +342,7 @@ async def test_two_workers_share_a_namespace(redis_url: str, redis_namespace: st
 
 
 async def test_memory_subscriber_keeps_newest_when_full() -> None:
-    kv = MemoryKV(namespace=_namespace(), subscriber_queue_size=2)
+    kv = MemoryKV(namespace=new_namespace(), subscriber_queue_size=2)
     async with kv.subscribe("c") as messages:
         for i in range(3):
             assert await kv.publish("c", str(i)) == 1
@@ -383,7 +352,7 @@ async def test_memory_subscriber_keeps_newest_when_full() -> None:
 
 
 async def test_memory_subscription_ends_when_store_closes() -> None:
-    kv = MemoryKV(namespace=_namespace())
+    kv = MemoryKV(namespace=new_namespace())
     async with kv.subscribe("c") as messages:
         await kv.aclose()
         assert [m async for m in messages] == []

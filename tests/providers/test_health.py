@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from backend.gateway.probe import PROBE_CALLER
 from backend.kv import KV, MemoryKV, RedisKV
@@ -35,41 +33,10 @@ from integrations.invoker import BREAKER_OPEN, Invoker
 from integrations.loader import load_registry
 from integrations.sandbox import DEPARTMENTS, SandboxHandle
 from integrations.transport import AiohttpTransport
-from tests.conftest import sandbox_variables
+from tests.conftest import drop_namespace, sandbox_variables
 from tests.gateway.helpers import SandboxAdmin
 
 Sample = tuple[str, str, bool, float, str | None]
-
-
-async def _drop_namespace(redis_url: str, namespace: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{namespace}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-def namespace() -> str:
-    return f"test-health-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def kv(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[KV]:
-    if request.param == "memory":
-        memory = MemoryKV(namespace=namespace)
-        yield memory
-        await memory.aclose()
-        return
-    redis_url: str = request.getfixturevalue("redis_url")
-    store = RedisKV(redis_url, namespace=namespace)
-    try:
-        yield store
-    finally:
-        await store.aclose()
-        await _drop_namespace(redis_url, namespace)
 
 
 @pytest.fixture
@@ -233,9 +200,9 @@ async def test_windows_and_percentiles_from_a_controlled_clock(
 
 
 async def test_figures_of_two_instances_add_up_in_redis(
-    redis_url: str, namespace: str, registry: AdapterRegistry, admin: SandboxAdmin
+    redis_url: str, kv_namespace: str, registry: AdapterRegistry, admin: SandboxAdmin
 ) -> None:
-    first, second, reader = (RedisKV(redis_url, namespace=namespace) for _ in range(3))
+    first, second, reader = (RedisKV(redis_url, namespace=kv_namespace) for _ in range(3))
     try:
         recorders = [HealthRecorder(first), HealthRecorder(second)]
         invokers = [
@@ -258,7 +225,7 @@ async def test_figures_of_two_instances_add_up_in_redis(
     finally:
         for store in (first, second, reader):
             await store.aclose()
-        await _drop_namespace(redis_url, namespace)
+        await drop_namespace(redis_url, kv_namespace)
 
 
 async def test_a_failed_flush_keeps_the_figures_for_the_next(
