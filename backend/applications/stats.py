@@ -49,12 +49,14 @@ async def bump(db: AsyncSession, day: date, service_code: str, **increments: int
     )
 
 
-def _group_key(by: GroupBy) -> Callable[[ServiceDetail], tuple[str, str]]:
+def _group_key(by: GroupBy, catalog: CatalogSnapshot) -> Callable[[ServiceDetail], tuple[str, str]]:
+    """The group a service's figures add to, and the group's Chinese name."""
     if by == "service":
         return lambda s: (s.code, s.name_zh)
     if by == "department":
         return lambda s: (s.department.code, s.department.name_zh)
-    return lambda s: (s.domain, s.domain)
+    domain_names = {d.code: d.name_zh for d in catalog.domains}
+    return lambda s: (s.domain, domain_names.get(s.domain, s.domain))
 
 
 async def compute(
@@ -81,18 +83,17 @@ async def compute(
     for code, late in (await _clock_snapshot(db, today)).items():
         per_service.setdefault(code, dict.fromkeys(COUNTERS, 0)).update(late)
 
-    domain_names = {d.code: d.name_zh for d in catalog.domains}
-    key_of = _group_key(by)
+    key_of = _group_key(by, catalog)
     groups: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     names: dict[str, str] = {}
     total: dict[str, int] = defaultdict(int)
     for code, counters in per_service.items():
         service = catalog.services.get(code)
         key, name = key_of(service) if service else (code, code)
-        names[key] = domain_names.get(name, name) if by == "domain" else name
-        for name_, value in counters.items():
-            groups[key][name_] += value
-            total[name_] += value
+        names[key] = name
+        for counter, value in counters.items():
+            groups[key][counter] += value
+            total[counter] += value
     return {
         "from": start,
         "to": end,
