@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
+
 from integrations.base import AdapterError, Caller, InvalidParameters
 from integrations.codecs import DecodeError, decode_response
 from integrations.expressions import ExpressionError, evaluate
@@ -167,8 +169,6 @@ async def dry_run(
 
 
 def _check_params(spec: AdapterSpec, operation: str, params: dict[str, Any]) -> None:
-    import jsonschema
-
     schema = spec.operations[operation].info.params_schema
     errors = [
         {"location": ["params", *[str(p) for p in e.absolute_path]], "message": e.message}
