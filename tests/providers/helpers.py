@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from backend.app import create_app
 from backend.identity.clients import ADMIN_SCOPE, create_client
@@ -28,9 +29,8 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """One app instance behind a real uvicorn server, and a client of it."""
-    app = create_app(settings)
+async def listening(app: ASGIApp) -> AsyncIterator[str]:
+    """An ASGI app behind a real uvicorn server on a free port; yields its base URL."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -39,11 +39,18 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Asyn
             task.result()
         await asyncio.sleep(0.05)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
-            yield app, client
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One app instance behind a real uvicorn server, and a client of it."""
+    app = create_app(settings)
+    async with listening(app) as url, httpx.AsyncClient(base_url=url, timeout=15) as client:
+        yield app, client
 
 
 async def admin_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
