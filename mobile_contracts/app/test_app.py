@@ -13,19 +13,30 @@ from pathlib import Path
 import pytest
 from pact import Pact, match
 
-from mobile_contracts.client import PROBLEM_JSON, ApiProblem, HefeiTongClient
+from mobile_contracts.client import ApiProblem
 from mobile_contracts.consumer import (
     APPLICATION_SERVICE,
     EXAMPLE_APPLICATION_ID,
+    EXAMPLE_LICENCE_NO,
+    EXAMPLE_PHONE,
+    EXAMPLE_REFRESH_TOKEN,
     EXAMPLE_TOKEN,
     FORM,
     ID_CARD_MATERIAL,
     QUERY_SERVICE,
+    application_path,
     bearer,
     check_committed,
+    department_down,
+    expired_token,
     from_state,
-    problem,
+    invokes_query_service,
+    level_too_low,
+    mock_client,
+    rate_limited,
+    sends_sms_code,
     serving,
+    submits_with_e_license,
     timestamp,
 )
 
@@ -37,7 +48,7 @@ TOKEN_PAIR = {
     "access_token": match.like(EXAMPLE_TOKEN),
     "token_type": "Bearer",
     "expires_in": match.integer(900),
-    "refresh_token": match.like("Zk1wR3h6bE5fY2pVb2RhX3ZyT0p3b2pWd2l4"),
+    "refresh_token": match.like(EXAMPLE_REFRESH_TOKEN),
     "session_id": match.like("0193c0de-1111-7cc1-9b1a-2f6e1d7c8a90"),
 }
 SERVICE_SUMMARY = {
@@ -52,10 +63,6 @@ SERVICE_SUMMARY = {
     "min_level": match.integer(2),
     "degraded": match.boolean(False),
 }
-
-
-def client(url: str, token: str | None = EXAMPLE_TOKEN) -> HefeiTongClient:
-    return HefeiTongClient(url, token)
 
 
 def test_browse_the_catalog(pact: Pact, pact_dir: Path) -> None:
@@ -103,7 +110,7 @@ def test_browse_the_catalog(pact: Pact, pact_dir: Path) -> None:
         )
     )
     with serving(pact, pact_dir) as url:
-        api = client(url, None)
+        api = mock_client(url, None)
         domains = api.domains()
         assert domains["items"][0]["name_zh"] == "住房公积金" and domains["total_services"] == 238
         housing = api.services(domain="housing")
@@ -121,16 +128,15 @@ def test_search_the_catalog(pact: Pact, pact_dir: Path) -> None:
         .with_body({"items": match.each_like(SERVICE_SUMMARY, min=1)}, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        found = client(url, None).services(q="公积金")
+        found = mock_client(url, None).services(q="公积金")
         assert found["items"][0]["name_zh"] == "住房公积金余额查询"
 
 
 def test_sign_in_with_an_sms_code(pact: Pact, pact_dir: Path) -> None:
     (
-        pact.upon_receiving("the app asks for a sign-in code")
-        .given("a phone number that has not asked for a code")
-        .with_request("POST", "/v1/auth/sms-codes")
-        .with_body({"phone": from_state("13800138000", "${phone}")}, "application/json")
+        sends_sms_code(
+            pact, "the app asks for a sign-in code", "a phone number that has not asked for a code"
+        )
         .will_respond_with(202)
         .with_body(
             {"expires_in": match.integer(300), "resend_after": match.integer(60)},
@@ -143,7 +149,7 @@ def test_sign_in_with_an_sms_code(pact: Pact, pact_dir: Path) -> None:
         .with_request("POST", "/v1/auth/login/sms")
         .with_body(
             {
-                "phone": from_state("13800138000", "${phone}"),
+                "phone": from_state(EXAMPLE_PHONE, "${phone}"),
                 "code": from_state("123456", "${code}"),
                 "client": "app",
                 "device": "iPhone 15 / 合肥通 3.2",
@@ -154,8 +160,8 @@ def test_sign_in_with_an_sms_code(pact: Pact, pact_dir: Path) -> None:
         .with_body(TOKEN_PAIR, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        api = client(url, None)
-        sent = api.send_sms_code("13800138000")
+        api = mock_client(url, None)
+        sent = api.send_sms_code(EXAMPLE_PHONE)
         assert sent["resend_after"] == 60
         tokens = api.login_sms(
             "13800138000", "123456", client="app", device="iPhone 15 / 合肥通 3.2"
@@ -180,7 +186,7 @@ def test_refresh_the_session(pact: Pact, pact_dir: Path) -> None:
         .with_body(TOKEN_PAIR, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        tokens = client(url, None).refresh("Zk1wR3h6bE5fY2pVb2RhX3ZyT0p3b2pWd2l4")
+        tokens = mock_client(url, None).refresh(EXAMPLE_REFRESH_TOKEN)
         assert tokens["access_token"] == EXAMPLE_TOKEN
 
 
@@ -213,17 +219,15 @@ def test_home_screen_overview(pact: Pact, pact_dir: Path) -> None:
         )
     )
     with serving(pact, pact_dir) as url:
-        overview = client(url).overview()
+        overview = mock_client(url).overview()
         assert overview["provident_fund"]["data"]["balance"] == "0.00"
 
 
 def test_invoke_a_query_service(pact: Pact, pact_dir: Path) -> None:
     (
-        pact.upon_receiving("the app checks the provident fund balance")
-        .given("a real-name citizen")
-        .with_request("POST", f"/v1/services/{QUERY_SERVICE}/invoke")
-        .with_header("Authorization", bearer())
-        .with_body({"params": {}}, "application/json")
+        invokes_query_service(
+            pact, "the app checks the provident fund balance", "a real-name citizen"
+        )
         .will_respond_with(200)
         .with_body(
             {
@@ -238,32 +242,16 @@ def test_invoke_a_query_service(pact: Pact, pact_dir: Path) -> None:
         )
     )
     with serving(pact, pact_dir) as url:
-        answer = client(url).invoke(QUERY_SERVICE)
+        answer = mock_client(url).invoke(QUERY_SERVICE)
         assert answer["data"]["balance"] == "0.00" and answer["cache"] == "miss"
 
 
 def test_submit_an_application_with_an_e_license(pact: Pact, pact_dir: Path) -> None:
     (
-        pact.upon_receiving("the app submits an application with the ID card from the e-license")
-        .given("a real-name citizen")
-        .with_request("POST", "/v1/applications")
-        .with_header("Authorization", bearer())
-        .with_header(
-            "Idempotency-Key",
-            match.regex("submit-0193c0de-2222", regex=r"^[A-Za-z0-9._:-]{8,128}$"),
-        )
-        .with_body(
-            {
-                "service_code": APPLICATION_SERVICE,
-                "form": FORM,
-                "materials": [
-                    {
-                        "code": ID_CARD_MATERIAL,
-                        "licence_no": from_state("340104199003072011", "${licence_no}"),
-                    }
-                ],
-            },
-            "application/json",
+        submits_with_e_license(
+            pact,
+            "the app submits an application with the ID card from the e-license",
+            "submit-0193c0de-2222",
         )
         .will_respond_with(201)
         .with_body(
@@ -289,8 +277,8 @@ def test_submit_an_application_with_an_e_license(pact: Pact, pact_dir: Path) -> 
         )
     )
     with serving(pact, pact_dir) as url:
-        materials = [{"code": ID_CARD_MATERIAL, "licence_no": "340104199003072011"}]
-        created = client(url).submit(
+        materials = [{"code": ID_CARD_MATERIAL, "licence_no": EXAMPLE_LICENCE_NO}]
+        created = mock_client(url).submit(
             APPLICATION_SERVICE, FORM, materials, idempotency_key="submit-0193c0de-2222"
         )
         assert created["status"] == "submitted"
@@ -324,12 +312,7 @@ def test_track_an_application(pact: Pact, pact_dir: Path) -> None:
     (
         pact.upon_receiving("the app opens an application under review")
         .given("an application under review", service_code=APPLICATION_SERVICE)
-        .with_request(
-            "GET",
-            from_state(
-                f"/v1/applications/{EXAMPLE_APPLICATION_ID}", "/v1/applications/${application_id}"
-            ),
-        )
+        .with_request("GET", application_path())
         .with_header("Authorization", bearer())
         .will_respond_with(200)
         .with_body(
@@ -353,7 +336,7 @@ def test_track_an_application(pact: Pact, pact_dir: Path) -> None:
         )
     )
     with serving(pact, pact_dir) as url:
-        api = client(url)
+        api = mock_client(url)
         mine = api.applications()
         assert mine["items"][0]["light"] == "green"
         shown = api.application(EXAMPLE_APPLICATION_ID)
@@ -386,7 +369,7 @@ def test_receive_messages(pact: Pact, pact_dir: Path) -> None:
         )
     )
     with serving(pact, pact_dir) as url:
-        inbox = client(url).messages()
+        inbox = mock_client(url).messages()
         assert inbox["unread"] >= 1 and inbox["items"][0]["read"] is False
 
 
@@ -394,13 +377,7 @@ def test_rate_a_completed_application(pact: Pact, pact_dir: Path) -> None:
     (
         pact.upon_receiving("the app rates a completed application")
         .given("a completed application", service_code=APPLICATION_SERVICE)
-        .with_request(
-            "POST",
-            from_state(
-                f"/v1/applications/{EXAMPLE_APPLICATION_ID}/rating",
-                "/v1/applications/${application_id}/rating",
-            ),
-        )
+        .with_request("POST", application_path("/rating"))
         .with_header("Authorization", bearer())
         .with_body({"score": 5, "comment": "一次都没跑，很方便"}, "application/json")
         .will_respond_with(201)
@@ -410,76 +387,41 @@ def test_rate_a_completed_application(pact: Pact, pact_dir: Path) -> None:
         )
     )
     with serving(pact, pact_dir) as url:
-        rating = client(url).rate(EXAMPLE_APPLICATION_ID, 5, "一次都没跑，很方便")
+        rating = mock_client(url).rate(EXAMPLE_APPLICATION_ID, 5, "一次都没跑，很方便")
         assert rating["score"] == 5
 
 
 def test_an_expired_token(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the app calls with an expired access token")
-        .given("an expired access token")
-        .with_request("GET", "/v1/me/overview")
-        .with_header("Authorization", bearer())
-        .will_respond_with(401)
-        .with_header(
-            "WWW-Authenticate",
-            match.regex('Bearer error="invalid_token"', regex=r'^Bearer .*error="invalid_token"'),
-        )
-        .with_body(problem(401, "TOKEN_INVALID"), PROBLEM_JSON)
+    # The app also reads the bearer challenge: it refreshes on error="invalid_token".
+    expired_token(pact, "app").with_header(
+        "WWW-Authenticate",
+        match.regex('Bearer error="invalid_token"', regex=r'^Bearer .*error="invalid_token"'),
     )
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as expired:
-        client(url).overview()
-    # The app refreshes on this challenge, and signs in again only if the refresh fails.
+        mock_client(url).overview()
     assert expired.value.code == "TOKEN_INVALID"
     assert 'error="invalid_token"' in (expired.value.challenge or "")
 
 
 def test_an_assurance_level_too_low(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the app invokes an L2 service at L1")
-        .given("a signed-in citizen", level=1)
-        .with_request("POST", f"/v1/services/{QUERY_SERVICE}/invoke")
-        .with_header("Authorization", bearer())
-        .with_body({"params": {}}, "application/json")
-        .will_respond_with(403)
-        .with_body(
-            problem(403, "ASSURANCE_LEVEL_TOO_LOW", required_level=2, current_level=1),
-            PROBLEM_JSON,
-        )
-    )
+    level_too_low(pact, "app")
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as too_low:
-        client(url).invoke(QUERY_SERVICE)
+        mock_client(url).invoke(QUERY_SERVICE)
     # The app offers the real-name check (L2) instead of an error.
     assert too_low.value.code == "ASSURANCE_LEVEL_TOO_LOW"
 
 
 def test_a_department_unavailable(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the app invokes a service whose department is down")
-        .given("the provident fund system is down")
-        .with_request("POST", f"/v1/services/{QUERY_SERVICE}/invoke")
-        .with_header("Authorization", bearer())
-        .with_body({"params": {}}, "application/json")
-        .will_respond_with(503)
-        .with_body(problem(503, "ADAPTER_UNAVAILABLE"), PROBLEM_JSON)
-    )
+    department_down(pact, "app")
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as down:
-        client(url).invoke(QUERY_SERVICE)
+        mock_client(url).invoke(QUERY_SERVICE)
     assert down.value.status == 503 and down.value.code == "ADAPTER_UNAVAILABLE"
 
 
 def test_rate_limited(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the app asks for a second code within the minute")
-        .given("a code was just sent to a phone")
-        .with_request("POST", "/v1/auth/sms-codes")
-        .with_body({"phone": from_state("13800138000", "${phone}")}, "application/json")
-        .will_respond_with(429)
-        .with_header("Retry-After", match.regex("60", regex=r"^\d+$"))
-        .with_body(problem(429, "RATE_LIMITED"), PROBLEM_JSON)
-    )
+    rate_limited(pact, "the app asks for a second code within the minute")
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as limited:
-        client(url, None).send_sms_code("13800138000")
+        mock_client(url, None).send_sms_code(EXAMPLE_PHONE)
     # The app shows a countdown from Retry-After.
     assert limited.value.code == "RATE_LIMITED" and limited.value.retry_after == 60
 

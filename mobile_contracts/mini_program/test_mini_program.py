@@ -13,19 +13,29 @@ from pathlib import Path
 import pytest
 from pact import Pact, match
 
-from mobile_contracts.client import PROBLEM_JSON, ApiProblem, HefeiTongClient
+from mobile_contracts.client import ApiProblem
 from mobile_contracts.consumer import (
     APPLICATION_SERVICE,
     EXAMPLE_APPLICATION_ID,
+    EXAMPLE_LICENCE_NO,
+    EXAMPLE_PHONE,
+    EXAMPLE_REFRESH_TOKEN,
     EXAMPLE_TOKEN,
     FORM,
     ID_CARD_MATERIAL,
     QUERY_SERVICE,
+    application_path,
     bearer,
     check_committed,
+    department_down,
+    expired_token,
     from_state,
-    problem,
+    invokes_query_service,
+    level_too_low,
+    mock_client,
+    rate_limited,
     serving,
+    submits_with_e_license,
 )
 
 CONSUMER = "hefeitong-mini-program"
@@ -34,7 +44,7 @@ COMMITTED = Path(__file__).parent / "pacts"
 # The mini-program keeps the access and refresh tokens; it never shows sessions.
 TOKENS = {
     "access_token": match.like(EXAMPLE_TOKEN),
-    "refresh_token": match.like("Zk1wR3h6bE5fY2pVb2RhX3ZyT0p3b2pWd2l4"),
+    "refresh_token": match.like(EXAMPLE_REFRESH_TOKEN),
     "expires_in": match.integer(900),
 }
 SERVICE_ITEM = {
@@ -43,10 +53,6 @@ SERVICE_ITEM = {
     "min_level": match.integer(2),
 }
 NUMBER = match.regex("HF2026112600001", regex=r"^HF\d{13}$")
-
-
-def client(url: str, token: str | None = EXAMPLE_TOKEN) -> HefeiTongClient:
-    return HefeiTongClient(url, token)
 
 
 def test_browse_and_search(pact: Pact, pact_dir: Path) -> None:
@@ -71,7 +77,7 @@ def test_browse_and_search(pact: Pact, pact_dir: Path) -> None:
         .with_body({"items": match.each_like(SERVICE_ITEM, min=1)}, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        api = client(url, None)
+        api = mock_client(url, None)
         assert api.domains()["items"][0]["name_zh"] == "住房公积金"
         assert api.services(q="公积金")["items"][0]["min_level"] == 2
 
@@ -102,7 +108,7 @@ def test_first_sign_in_binds_a_phone(pact: Pact, pact_dir: Path) -> None:
         .with_body(
             {
                 "binding_ticket": from_state("bt-3f9a1c2d4e5b6a7f8091", "${binding_ticket}"),
-                "phone": from_state("13800138000", "${phone}"),
+                "phone": from_state(EXAMPLE_PHONE, "${phone}"),
                 "code": from_state("123456", "${code}"),
             },
             "application/json",
@@ -111,10 +117,10 @@ def test_first_sign_in_binds_a_phone(pact: Pact, pact_dir: Path) -> None:
         .with_body(TOKENS, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        api = client(url, None)
+        api = mock_client(url, None)
         first = api.login_mini_program("wechat", "wx-code-0001")
         assert first["bound"] is False
-        tokens = api.bind_mini_program(first["binding_ticket"], "13800138000", "123456")
+        tokens = api.bind_mini_program(first["binding_ticket"], EXAMPLE_PHONE, "123456")
         assert tokens["access_token"] == EXAMPLE_TOKEN
 
 
@@ -146,7 +152,7 @@ def test_code_sign_in_and_refresh(pact: Pact, pact_dir: Path) -> None:
         .with_body(TOKENS, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        api = client(url, None)
+        api = mock_client(url, None)
         login = api.login_mini_program("wechat", "wx-code-0002")
         assert login["bound"] is True
         refreshed = api.refresh(login["tokens"]["refresh_token"])
@@ -172,41 +178,24 @@ def test_overview_and_a_query(pact: Pact, pact_dir: Path) -> None:
         )
     )
     (
-        pact.upon_receiving("the mini-program checks the provident fund balance")
-        .given("a real-name citizen")
-        .with_request("POST", f"/v1/services/{QUERY_SERVICE}/invoke")
-        .with_header("Authorization", bearer())
-        .with_body({"params": {}}, "application/json")
+        invokes_query_service(
+            pact, "the mini-program checks the provident fund balance", "a real-name citizen"
+        )
         .will_respond_with(200)
         .with_body({"data": {"balance": match.like("0.00")}}, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        api = client(url)
+        api = mock_client(url)
         assert api.overview()["provident_fund"]["data"]["balance"] == "0.00"
         assert api.invoke(QUERY_SERVICE)["data"]["balance"] == "0.00"
 
 
 def test_submit_track_and_rate(pact: Pact, pact_dir: Path) -> None:
     (
-        pact.upon_receiving("the mini-program submits an application with the e-license ID card")
-        .given("a real-name citizen")
-        .with_request("POST", "/v1/applications")
-        .with_header("Authorization", bearer())
-        .with_header(
-            "Idempotency-Key", match.regex("submit-mp-0001", regex=r"^[A-Za-z0-9._:-]{8,128}$")
-        )
-        .with_body(
-            {
-                "service_code": APPLICATION_SERVICE,
-                "form": FORM,
-                "materials": [
-                    {
-                        "code": ID_CARD_MATERIAL,
-                        "licence_no": from_state("340104199003072011", "${licence_no}"),
-                    }
-                ],
-            },
-            "application/json",
+        submits_with_e_license(
+            pact,
+            "the mini-program submits an application with the e-license ID card",
+            "submit-mp-0001",
         )
         .will_respond_with(201)
         .with_body(
@@ -217,12 +206,7 @@ def test_submit_track_and_rate(pact: Pact, pact_dir: Path) -> None:
     (
         pact.upon_receiving("the mini-program shows an application under review")
         .given("an application under review", service_code=APPLICATION_SERVICE)
-        .with_request(
-            "GET",
-            from_state(
-                f"/v1/applications/{EXAMPLE_APPLICATION_ID}", "/v1/applications/${application_id}"
-            ),
-        )
+        .with_request("GET", application_path())
         .with_header("Authorization", bearer())
         .will_respond_with(200)
         .with_body(
@@ -237,21 +221,15 @@ def test_submit_track_and_rate(pact: Pact, pact_dir: Path) -> None:
     (
         pact.upon_receiving("the mini-program rates a completed application")
         .given("a completed application", service_code=APPLICATION_SERVICE)
-        .with_request(
-            "POST",
-            from_state(
-                f"/v1/applications/{EXAMPLE_APPLICATION_ID}/rating",
-                "/v1/applications/${application_id}/rating",
-            ),
-        )
+        .with_request("POST", application_path("/rating"))
         .with_header("Authorization", bearer())
         .with_body({"score": 4, "comment": None}, "application/json")
         .will_respond_with(201)
         .with_body({"score": 4}, "application/json")
     )
     with serving(pact, pact_dir) as url:
-        api = client(url)
-        materials = [{"code": ID_CARD_MATERIAL, "licence_no": "340104199003072011"}]
+        api = mock_client(url)
+        materials = [{"code": ID_CARD_MATERIAL, "licence_no": EXAMPLE_LICENCE_NO}]
         created = api.submit(APPLICATION_SERVICE, FORM, materials, idempotency_key="submit-mp-0001")
         assert created["status"] == "submitted"
         assert api.application(EXAMPLE_APPLICATION_ID)["light"] == "green"
@@ -275,67 +253,36 @@ def test_poll_the_message_centre(pact: Pact, pact_dir: Path) -> None:
         )
     )
     with serving(pact, pact_dir) as url:
-        inbox = client(url).messages()
+        inbox = mock_client(url).messages()
         assert inbox["unread"] == 1 and inbox["items"][0]["title"] == "已受理"
 
 
 def test_an_expired_token(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the mini-program calls with an expired access token")
-        .given("an expired access token")
-        .with_request("GET", "/v1/me/overview")
-        .with_header("Authorization", bearer())
-        .will_respond_with(401)
-        .with_body(problem(401, "TOKEN_INVALID"), PROBLEM_JSON)
-    )
+    expired_token(pact, "mini-program")
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as expired:
-        client(url).overview()
+        mock_client(url).overview()
     # The mini-program signs in again silently with a new platform code.
     assert expired.value.code == "TOKEN_INVALID"
 
 
 def test_an_assurance_level_too_low(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the mini-program invokes an L2 service at L1")
-        .given("a signed-in citizen", level=1)
-        .with_request("POST", f"/v1/services/{QUERY_SERVICE}/invoke")
-        .with_header("Authorization", bearer())
-        .with_body({"params": {}}, "application/json")
-        .will_respond_with(403)
-        .with_body(problem(403, "ASSURANCE_LEVEL_TOO_LOW", required_level=2), PROBLEM_JSON)
-    )
+    level_too_low(pact, "mini-program")
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as too_low:
-        client(url).invoke(QUERY_SERVICE)
+        mock_client(url).invoke(QUERY_SERVICE)
     assert too_low.value.code == "ASSURANCE_LEVEL_TOO_LOW"
 
 
 def test_a_department_unavailable(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the mini-program invokes a service whose department is down")
-        .given("the provident fund system is down")
-        .with_request("POST", f"/v1/services/{QUERY_SERVICE}/invoke")
-        .with_header("Authorization", bearer())
-        .with_body({"params": {}}, "application/json")
-        .will_respond_with(503)
-        .with_body(problem(503, "ADAPTER_UNAVAILABLE"), PROBLEM_JSON)
-    )
+    department_down(pact, "mini-program")
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as down:
-        client(url).invoke(QUERY_SERVICE)
+        mock_client(url).invoke(QUERY_SERVICE)
     assert down.value.code == "ADAPTER_UNAVAILABLE"
 
 
 def test_rate_limited(pact: Pact, pact_dir: Path) -> None:
-    (
-        pact.upon_receiving("the mini-program asks for a second binding code within the minute")
-        .given("a code was just sent to a phone")
-        .with_request("POST", "/v1/auth/sms-codes")
-        .with_body({"phone": from_state("13800138000", "${phone}")}, "application/json")
-        .will_respond_with(429)
-        .with_header("Retry-After", match.regex("60", regex=r"^\d+$"))
-        .with_body(problem(429, "RATE_LIMITED"), PROBLEM_JSON)
-    )
+    rate_limited(pact, "the mini-program asks for a second binding code within the minute")
     with serving(pact, pact_dir) as url, pytest.raises(ApiProblem) as limited:
-        client(url, None).send_sms_code("13800138000")
+        mock_client(url, None).send_sms_code(EXAMPLE_PHONE)
     assert limited.value.code == "RATE_LIMITED" and limited.value.retry_after == 60
 
 

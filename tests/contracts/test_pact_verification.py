@@ -51,7 +51,11 @@ async def _serve(
         states = ProviderStates(app, api, sandbox)
         async with listening(states.asgi()) as states_url:
             ready.set_result(RunningProvider(str(api.base_url), states_url + STATE_PATH))
-            await stop.wait()
+            try:
+                await stop.wait()
+            finally:
+                # Never leave the shared sandbox department faulted for the tests after this.
+                await states.provident_fund_up()
 
 
 @pytest.fixture(scope="module")
