@@ -49,7 +49,7 @@ from backend.identity.tokens import TokenService
 from backend.kv import KV, kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
-from backend.openapi_components import add_component_schemas
+from backend.openapi_components import add_component_schemas, restore_example_nulls
 from backend.providers.health import HealthRecorder, start_health
 from backend.providers.router import admin_router as providers_admin_router
 from backend.providers.router import router as providers_router
@@ -230,15 +230,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             # Problem: every error response; InvokeRequest: parsed by hand on the hot path.
-            app.openapi_schema = add_component_schemas(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    description=app.description,
-                    routes=app.routes,
-                ),
-                Problem,
-                InvokeRequest,
+            app.openapi_schema = restore_example_nulls(
+                add_component_schemas(
+                    get_openapi(
+                        title=app.title,
+                        version=app.version,
+                        description=app.description,
+                        routes=app.routes,
+                    ),
+                    Problem,
+                    InvokeRequest,
+                )
             )
         return app.openapi_schema
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.request_context import current_request_id
@@ -83,6 +83,50 @@ class ProblemField(BaseModel):
 
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error response of this API."""
+
+    # An expired access token; a body field that failed validation; a service that needs a
+    # higher assurance level (its extension members tell the app which step is missing).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": PROBLEM_TYPE_BASE + "token-invalid",
+                    "title": "登录凭证无效或已过期",
+                    "status": 401,
+                    "detail": "token expired",
+                    "code": "TOKEN_INVALID",
+                    "request_id": "6e43a28eb5cb07a17984c18065effc97",
+                },
+                {
+                    "type": PROBLEM_TYPE_BASE + "validation-failed",
+                    "title": "请求参数校验失败",
+                    "status": 422,
+                    "detail": "Invalid fields: phone",
+                    "code": "VALIDATION_FAILED",
+                    "request_id": "56a21fd516f951c0deeab03f408f6e15",
+                    "errors": [
+                        {
+                            "location": ["body", "phone"],
+                            "message": "手机号码格式不正确 / not a valid mainland mobile number",
+                            "type": "phone_number",
+                        }
+                    ],
+                },
+                {
+                    "type": PROBLEM_TYPE_BASE + "assurance-level-too-low",
+                    "title": "身份认证等级不足",
+                    "status": 403,
+                    "detail": (
+                        "This service needs assurance level L2 (L2 实名认证); the caller has L1"
+                    ),
+                    "code": "ASSURANCE_LEVEL_TOO_LOW",
+                    "request_id": "0f9d3c2b7a6e4d1c8b5a4f3e2d1c0b9a",
+                    "required_level": 2,
+                    "current_level": 1,
+                },
+            ]
+        }
+    )
 
     type: str = Field(examples=[PROBLEM_TYPE_BASE + "service-not-found"])
     title: str = Field(examples=["服务事项不存在"])

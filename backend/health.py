@@ -25,7 +25,16 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
-@router.get("/healthz", response_model=Health, summary="进程存活 / Process is up")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="进程存活 / Process is up",
+    description=(
+        "存活探针：进程在运行即返回 ok，不检查依赖；无需凭证。"
+        " Liveness probe for load balancers and orchestrators: `ok` while the process runs,"
+        " dependencies not checked. No credentials."
+    ),
+)
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -34,6 +43,12 @@ async def healthz() -> Health:
     "/readyz",
     response_model=Readiness,
     summary="依赖就绪 / Database and KV store reachable",
+    description=(
+        "就绪探针：检查数据库与键值存储能否访问；任一不可达时返回503问题详情，"
+        "`failing` 列出失败项。无需凭证。"
+        " Readiness probe: checks that the database and the KV store answer; when one does not, a"
+        " 503 problem whose `failing` names it. No credentials."
+    ),
     responses={503: {"description": "A dependency is unreachable; `failing` names it"}},
 )
 async def readyz(request: Request) -> Response:

@@ -74,6 +74,13 @@ def _out(row: CalendarYear, rescheduled: int = 0) -> CalendarYearOut:
     "/calendar/{year}",
     response_model=CalendarYearOut,
     summary="查看年度节假日 / A year of the working-day calendar",
+    description=(
+        "平台管理员查看某年已发布的法定节假日和调休上班日；未发布的年份返回404，"
+        "落在该年的期限为估算值。"
+        " For platform administrators: the published holidays and make-up working days of a year. A"
+        " year without a published schedule is 404 `NOT_FOUND`, and deadlines falling in it are"
+        " estimated."
+    ),
     responses=problem_responses(*ADMIN_PROBLEMS, NotFound),
 )
 async def get_calendar_year(year: Year, _: CurrentAdmin, db: SessionDep) -> CalendarYearOut:

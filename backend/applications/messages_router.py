@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
 from backend.applications.clock import utcnow
@@ -30,7 +30,19 @@ class MessageNotFound(NotFound):
     title_en = "Message not found"
 
 
+_MESSAGE: dict[str, Any] = {
+    "id": "019cf444-97f0-75c4-89bd-4a5801836819",
+    "application_id": "019cf443-d4a0-7fdb-b8df-550786fdda34",
+    "title": "申请已受理",
+    "body": "HF2026031600017 申请已受理：受理",
+    "created_at": "2026-03-16T02:05:33Z",
+    "read": False,
+}
+
+
 class MessageOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_MESSAGE]})
+
     id: str
     application_id: str
     title: str
@@ -40,6 +52,8 @@ class MessageOut(BaseModel):
 
 
 class MessageList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_MESSAGE], "unread": 1}]})
+
     items: list[MessageOut]
     unread: int
 
@@ -48,6 +62,11 @@ class MessageList(BaseModel):
     "/messages",
     response_model=MessageList,
     summary="消息中心 / Messages",
+    description=(
+        "办件状态变化的站内消息，最新在前，并返回未读数；`unread_only=true` 只列未读。"
+        " Messages about the citizen's applications, newest first, with the unread count;"
+        " `unread_only=true` lists only unread ones. Citizen token required."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def messages(
@@ -87,6 +106,11 @@ async def messages(
     "/messages/{message_id}/read",
     status_code=204,
     summary="标为已读 / Mark as read",
+    description=(
+        "将一条消息标为已读，重复调用不改变任何内容。"
+        " Marks one message as read; calling it again changes nothing. A message that is not the"
+        " caller's is 404 `MESSAGE_NOT_FOUND`."
+    ),
     responses=problem_responses(InvalidToken, MessageNotFound),
 )
 async def mark_read(message_id: str, signed_in: CurrentCitizen, db: SessionDep) -> Response:

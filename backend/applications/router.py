@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
 from backend.applications import clock, deadlines, ratings, service, uploads
@@ -46,6 +46,19 @@ uploads_router = APIRouter(prefix="/v1/uploads", tags=["applications"])
 
 
 class UploadOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "019cf443-a5c0-705e-a3da-8caa0069fb7b",
+                    "sha256": "b544a7686d1186680a9d8f24ff542b00d8ae60da4dd2613a38f6292a8337cc37",
+                    "size": 482133,
+                    "content_type": "application/pdf",
+                }
+            ]
+        }
+    )
+
     id: str
     sha256: str
     size: int
@@ -205,6 +218,12 @@ async def list_applications(
     "/{application_id}",
     response_model=ApplicationOut,
     summary="办件详情 / Application with its timeline",
+    description=(
+        "本人的一件办件：状态、期限与红黄绿灯、材料、各部门审查意见、办理结果、评价和完整时间线。"
+        " One of the caller's applications: status, deadline and traffic light, materials, each"
+        " department's review, the result, the rating and the whole timeline. Another citizen's"
+        " application is 404 `APPLICATION_NOT_FOUND`."
+    ),
     responses=problem_responses(InvalidToken, ApplicationNotFound),
 )
 async def get_application(
@@ -218,6 +237,12 @@ async def get_application(
     "/{application_id}/submit",
     response_model=ApplicationOut,
     summary="提交草稿 / Submit a saved draft",
+    description=(
+        "提交以 `draft=true` 保存的草稿：表单按事项要求校验后状态变为“已提交”。"
+        " Submits an application saved with `draft=true`: the form is checked against the service's"
+        " schema (422 `FORM_INVALID`) and the status becomes `submitted`; anything but a draft is"
+        " 409 `ILLEGAL_TRANSITION`."
+    ),
     responses=problem_responses(InvalidToken, ApplicationNotFound, FormInvalid, IllegalTransition),
 )
 async def submit_draft(
@@ -233,6 +258,13 @@ async def submit_draft(
     "/{application_id}/supplements",
     response_model=ApplicationOut,
     summary="提交补正材料 / Send what the department asked for",
+    description=(
+        "部门要求补正（`supplement_required`）后，提交更正的表单或补充的材料，审查继续，"
+        "期限恢复计时。"
+        " After the department asked for more (`supplement_required`): send the corrected form"
+        " and/or the missing materials; review resumes and the deadline clock runs again. In any"
+        " other status, 409 `ILLEGAL_TRANSITION`."
+    ),
     responses=problem_responses(
         InvalidToken, ApplicationNotFound, FormInvalid, MaterialInvalid, IllegalTransition
     ),
@@ -257,6 +289,11 @@ async def supplement(
     "/{application_id}/withdraw",
     response_model=ApplicationOut,
     summary="撤回申请 / Withdraw",
+    description=(
+        "在作出审查决定前撤回申请（草稿、已提交、已受理、审查中、待补正均可）。"
+        " Withdraws an application before it is decided (draft, submitted, accepted, in review or"
+        " awaiting a supplement); afterwards it is 409 `ILLEGAL_TRANSITION`."
+    ),
     responses=problem_responses(InvalidToken, ApplicationNotFound, IllegalTransition),
 )
 async def withdraw(

@@ -7,6 +7,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Examples for the OpenAPI document: a rent withdrawal (hpf-withdrawal-rent) with the ID card
+# taken from the e-license library and the lease uploaded, from submission to completion.
+_RENT_FORM: dict[str, Any] = {
+    "rental_address": "合肥市蜀山区长江西路100号",
+    "monthly_rent": 2500,
+    "lease_start": "2026-03-01",
+    "lease_end": "2027-02-28",
+    "withdrawal_frequency": "按月提取",
+    "bank_account": "6222020000001234567",
+}
+_ID_CARD_LICENCE = "SFZ3401041990030720191"
+_LEASE_UPLOAD = "019cf443-a5c0-705e-a3da-8caa0069fb7b"
+_RATING: dict[str, Any] = {
+    "score": 5,
+    "comment": "一次都没跑，第二天就到账了。",
+    "created_at": "2026-03-17T12:03:44Z",
+}
+
 
 class _Body(BaseModel):
     # Fields a client must not set (status, number, owner) are refused, not ignored.
@@ -39,6 +57,23 @@ class Delivery(_Body):
 
 
 class ApplicationCreate(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_code": "hpf-withdrawal-rent",
+                    "form": _RENT_FORM,
+                    "materials": [
+                        {"code": "id-card", "licence_no": _ID_CARD_LICENCE},
+                        {"code": "lease-contract", "upload_id": _LEASE_UPLOAD},
+                    ],
+                    "delivery": {"method": "e_license"},
+                    "draft": False,
+                }
+            ]
+        }
+    )
+
     service_code: str = Field(max_length=64, examples=["hpf-withdrawal-rent"])
     form: dict[str, Any] = Field(default_factory=dict)
     materials: list[MaterialRef] = Field(default_factory=list, max_length=30)
@@ -68,17 +103,34 @@ class ReviewOut(BaseModel):
 
 
 class SupplementSubmission(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "materials": [{"code": "lease-contract", "upload_id": _LEASE_UPLOAD}],
+                    "note": "已补充盖章的租赁合同。",
+                }
+            ]
+        }
+    )
+
     form: dict[str, Any] | None = Field(default=None, description="The corrected form, whole")
     materials: list[MaterialRef] = Field(default_factory=list, max_length=30)
     note: str | None = Field(default=None, max_length=500)
 
 
 class RatingCreate(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"score": 5, "comment": "一次都没跑，第二天就到账了。"}]}
+    )
+
     score: int = Field(ge=1, le=5, description="1 非常不满意 … 5 非常满意")
     comment: str | None = Field(default=None, max_length=500)
 
 
 class RatingOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_RATING]})
+
     score: int
     comment: str | None
     created_at: datetime
@@ -97,7 +149,87 @@ class RectificationOut(BaseModel):
     resolved_at: datetime | None
 
 
+_COMPLETED_APPLICATION: dict[str, Any] = {
+    "id": "019cf443-d4a0-7fdb-b8df-550786fdda34",
+    "number": "HF2026031600017",
+    "service_code": "hpf-withdrawal-rent",
+    "status": "completed",
+    "due_on": "2026-03-17",
+    "due_estimated": False,
+    "warn_on": "2026-03-17",
+    "light": "green",
+    "paused": False,
+    "paused_working_days": 0,
+    "trips_over_allowance": False,
+    "reviews": [
+        {"department": "hf-hpf", "decision": "approved", "opinion": "材料齐全，符合租房提取条件。"}
+    ],
+    "result": {"note": "提取款项已转入申请人银行账户。"},
+    "rating": _RATING,
+    "form": _RENT_FORM,
+    "delivery": {"method": "e_license", "address": None},
+    "materials": [
+        {"code": "id-card", "name_zh": "居民身份证", "satisfied": True, "source": "e_license"},
+        {
+            "code": "lease-contract",
+            "name_zh": "房屋租赁合同",
+            "satisfied": True,
+            "source": "upload",
+        },
+    ],
+    "trips": 0,
+    "created_at": "2026-03-16T01:30:12Z",
+    "submitted_at": "2026-03-16T01:30:12Z",
+    "timeline": [
+        {
+            "at": "2026-03-16T01:30:12Z",
+            "actor": "applicant",
+            "from_status": None,
+            "to_status": "submitted",
+            "note": "提交申请",
+        },
+        {
+            "at": "2026-03-16T02:05:31Z",
+            "actor": "department",
+            "from_status": "submitted",
+            "to_status": "accepted",
+            "note": "受理",
+        },
+        {
+            "at": "2026-03-16T02:05:31Z",
+            "actor": "system",
+            "from_status": "accepted",
+            "to_status": "in_review",
+            "note": "并联审查开始",
+        },
+        {
+            "at": "2026-03-16T06:48:09Z",
+            "actor": "department",
+            "from_status": "in_review",
+            "to_status": "in_review",
+            "note": "同意：材料齐全，符合租房提取条件。",
+        },
+        {
+            "at": "2026-03-16T06:48:09Z",
+            "actor": "system",
+            "from_status": "in_review",
+            "to_status": "approved",
+            "note": "审查通过",
+        },
+        {
+            "at": "2026-03-17T01:15:40Z",
+            "actor": "department",
+            "from_status": "approved",
+            "to_status": "completed",
+            "note": "办结",
+        },
+    ],
+}
+
+
 class ApplicationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_COMPLETED_APPLICATION]})
+
     id: str
     number: str
     service_code: str

@@ -121,6 +121,12 @@ async def list_domains(request: Request, catalog: CatalogDep) -> Response:
     "/regions",
     response_model=RegionList,
     summary="区县 / Districts and counties",
+    description=(
+        "合肥市各区县及其行政区划代码，供 `/v1/services` 的 `region` 筛选使用；无需登录，"
+        "可按 ETag 缓存。"
+        " Hefei's districts and counties with their administrative codes, for the `region` filter"
+        " of `/v1/services`. Public; cacheable with ETag."
+    ),
     responses=problem_responses(),
 )
 async def list_regions(request: Request, catalog: CatalogDep) -> Response:
@@ -167,6 +173,14 @@ async def list_services(
     "/services/{code}",
     response_model=ServiceDetail,
     summary="服务事项详情 / Service detail",
+    description=(
+        "单个服务事项：所需材料（可由电子证照免提交的已标注）、承诺与法定时限、"
+        "申请表单结构和对接的部门系统；无需登录，可按 ETag 缓存。"
+        " One service in full: its materials (those the e-license library supplies are marked),"
+        " promised and statutory working days, the application form's JSON Schema and the"
+        " department system behind it. Public; cacheable with ETag; an unknown code is 404"
+        " `SERVICE_NOT_FOUND`."
+    ),
     responses=problem_responses(ServiceNotFound),
 )
 async def get_service(request: Request, catalog: CatalogDep, code: CodePath) -> Response:
@@ -181,6 +195,12 @@ async def get_service(request: Request, catalog: CatalogDep, code: CodePath) -> 
     "/life-events",
     response_model=LifeEventList,
     summary="“一件事”主题 / Life events",
+    description=(
+        "“一件事一次办”主题（如新生儿出生、搬家、退休）及各自包含的服务数量；无需登录，"
+        "可按 ETag 缓存。"
+        " Life-event bundles (a birth, moving house, retirement…) with the number of services each"
+        " brings together. Public; cacheable with ETag."
+    ),
     responses=problem_responses(),
 )
 async def list_life_events(request: Request, catalog: CatalogDep) -> Response:
@@ -194,6 +214,11 @@ async def list_life_events(request: Request, catalog: CatalogDep) -> Response:
     "/life-events/{code}",
     response_model=LifeEventDetail,
     summary="“一件事”详情 / Life event detail",
+    description=(
+        "一个“一件事”主题及其包含的全部服务；无需登录，可按 ETag 缓存。"
+        " One life event with every service it bundles. Public; cacheable with ETag; an unknown"
+        " code is 404 `LIFE_EVENT_NOT_FOUND`."
+    ),
     responses=problem_responses(LifeEventNotFound),
 )
 async def get_life_event(request: Request, catalog: CatalogDep, code: CodePath) -> Response:

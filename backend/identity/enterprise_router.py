@@ -39,6 +39,11 @@ def _require_l2(level: int) -> None:
     "/v1/me/enterprises",
     response_model=EnterpriseList,
     summary="我的企业 / My enterprises",
+    description=(
+        "当前用户关联的企业及其身份（法定代表人或经办人）。"
+        " The enterprises linked to the citizen, each with the citizen's role (legal representative"
+        " or agent). Citizen token required."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def list_enterprises(signed_in: CurrentCitizen, db: SessionDep) -> EnterpriseList:
@@ -78,6 +83,12 @@ async def link_enterprise(
     "/v1/me/enterprises/{credit_code}/agents",
     status_code=204,
     summary="授权经办人 / Authorize an agent",
+    description=(
+        "法定代表人以手机号指定另一位已实名（L2）的用户为企业经办人。"
+        " The legal representative makes another real-name verified (L2) account, named by its"
+        " phone, an agent of the enterprise. An agent calling is 403 `NOT_LEGAL_REPRESENTATIVE`; no"
+        " L2 account with that phone is 404 `AGENT_ACCOUNT_NOT_FOUND`."
+    ),
     responses=problem_responses(
         InvalidToken, EnterpriseNotLinked, NotLegalRepresentative, AgentNotFound
     ),

@@ -48,6 +48,12 @@ def _issuer(request: Request) -> str:
 @router.get(
     "/.well-known/openid-configuration",
     summary="OpenID 提供方配置 / OpenID Provider discovery",
+    description=(
+        "OpenID Connect 发现文档：各端点地址、支持的授权类型、scope 与声明，"
+        "供接入单点登录的部门网站自动配置。无需凭证。"
+        " OpenID Connect discovery: endpoints, grant types, scopes and claims supported, for"
+        " department web systems that sign citizens in through Hefei Tong. Public."
+    ),
 )
 async def openid_configuration(request: Request) -> dict[str, Any]:
     issuer = _issuer(request)

@@ -45,6 +45,14 @@ def _redirect_with(uri: str, **params: str) -> RedirectResponse:
     "/oauth2/authorize",
     response_class=HTMLResponse,
     summary="授权 / Authorize",
+    description=(
+        "浏览器授权码流程（须 PKCE S256）的入口：按需显示短信登录页或授权同意页，"
+        "随后303重定向回接入方的 `redirect_uri`，附 code 或 error。"
+        " Start of the browser's authorization-code flow (PKCE S256 required): shows the SMS"
+        " sign-in or the consent page as needed, then redirects (303) to the client's"
+        " `redirect_uri` with a `code` or an `error`. A request that cannot be sent back (unknown"
+        " client or redirect URI) gets an HTML error page (400)."
+    ),
     responses={
         303: {"description": "Back to the client's redirect_uri with a code or an error"},
         400: {
@@ -188,6 +196,12 @@ async def consent(
 @router.get(
     "/oauth2/userinfo",
     summary="用户信息 / UserInfo",
+    description=(
+        "用授权码流程取得的访问令牌读取用户信息，只返回已授权 scope 对应的声明；"
+        "用户撤销授权后返回401。"
+        " The citizen's claims for an access token from the authorization-code flow, limited to the"
+        " scopes granted. After the citizen withdraws consent the token gets 401 `TOKEN_INVALID`."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def userinfo(request: Request, db: SessionDep, identity: IdentityDep) -> dict[str, Any]:
@@ -209,6 +223,11 @@ async def userinfo(request: Request, db: SessionDep, identity: IdentityDep) -> d
     "/v1/me/consents",
     tags=["me"],
     summary="授权管理 / Systems I allowed",
+    description=(
+        "当前用户授权过的接入系统及其 scope。"
+        " The web systems the citizen allowed to sign them in, with the scopes granted. Citizen"
+        " token required."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def list_consents(signed_in: CurrentCitizen, db: SessionDep) -> dict[str, Any]:
@@ -226,6 +245,11 @@ async def list_consents(signed_in: CurrentCitizen, db: SessionDep) -> dict[str, 
     tags=["me"],
     status_code=204,
     summary="撤销授权 / Withdraw consent",
+    description=(
+        "撤销对某接入系统的授权：该系统的令牌此后不能再读取用户信息，下次登录须重新同意。"
+        " Withdraws the consent given to a client: its tokens no longer read UserInfo and its next"
+        " sign-in asks again. No consent for that client is 404 `CONSENT_NOT_FOUND`."
+    ),
     responses=problem_responses(InvalidToken, ConsentNotFound),
 )
 async def revoke_consent(client_id: str, signed_in: CurrentCitizen, db: SessionDep) -> Response:

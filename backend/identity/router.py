@@ -90,6 +90,12 @@ async def login_sms(body: SmsLogin, db: SessionDep, identity: IdentityDep) -> To
     "/login/password",
     response_model=TokenPair,
     summary="密码登录 / Sign in with a password",
+    description=(
+        "已设置密码的账号用手机号和密码登录；按来源地址和账号限制失败次数。"
+        " For accounts that set a password (`PUT /v1/me/password`). A wrong phone or password is"
+        " 401 `INVALID_CREDENTIALS`; too many attempts from one address or on one account is 429"
+        " `RATE_LIMITED` with `Retry-After`."
+    ),
     responses=problem_responses(InvalidCredentials, RateLimited),
 )
 async def login_password(
@@ -121,6 +127,14 @@ async def login_mini_program(
     "/login/mini-program/bind",
     response_model=TokenPair,
     summary="小程序绑定手机号 / Bind the mini-program user by phone",
+    description=(
+        "小程序首次登录后，用返回的绑定凭证和该手机号收到的短信验证码，"
+        "把小程序用户绑定到该手机号的账号（没有则创建），并返回登录凭证。"
+        " After a first mini-program sign-in: the binding ticket it returned plus an SMS code sent"
+        " to a phone bind the mini-program user to that phone's account (created if new) and return"
+        " tokens. An expired or used ticket is 401 `BINDING_TICKET_INVALID`; a wrong code 401"
+        " `OTP_INVALID`."
+    ),
     responses=problem_responses(BindingTicketInvalid, OtpInvalid),
 )
 async def bind_mini_program(
@@ -149,6 +163,11 @@ async def refresh(body: RefreshRequest, db: SessionDep, identity: IdentityDep) -
     "/logout",
     status_code=204,
     summary="退出本设备 / Sign out this device",
+    description=(
+        "吊销发出此请求的访问令牌所属会话，该会话的访问和刷新凭证随即失效。"
+        " Revokes the session of the access token sent (this device): its access and refresh"
+        " tokens stop working at once. Citizen token required."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def logout(signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep) -> Response:
@@ -160,6 +179,11 @@ async def logout(signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDe
     "/logout-all",
     status_code=204,
     summary="退出所有设备 / Sign out everywhere",
+    description=(
+        "吊销本账号的全部会话，每台设备都须重新登录。"
+        " Revokes every session of the account: each device has to sign in again. Citizen token"
+        " required."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def logout_all(signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep) -> Response:
@@ -170,6 +194,12 @@ async def logout_all(signed_in: CurrentCitizen, db: SessionDep, identity: Identi
 @jwks_router.get(
     "/.well-known/jwks.json",
     summary="令牌验签公钥 / Token signing keys (JWKS)",
+    description=(
+        "验证本平台签发的访问令牌和 ID Token 的公钥（ES256）；"
+        "密钥轮换后旧公钥保留到其签发的令牌全部过期。无需凭证。"
+        " The public keys (ES256) that verify the access and ID tokens this platform signs; after a"
+        " rotation the old key stays listed until every token it signed has expired. Public."
+    ),
 )
 async def jwks(identity: IdentityDep) -> dict[str, Any]:
     return identity.tokens.keys.jwks()
@@ -215,6 +245,11 @@ async def me(
     "/password",
     status_code=204,
     summary="设置密码 / Set a password",
+    description=(
+        "设置或更换登录密码（8–128个字符），此后可用密码登录；已登录的设备不受影响。"
+        " Sets or replaces the sign-in password (8–128 characters) for `/v1/auth/login/password`;"
+        " devices already signed in stay signed in. Citizen token required."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def set_password(
@@ -228,6 +263,14 @@ async def set_password(
     "/real-name",
     response_model=Me,
     summary="实名认证 / Verify real name (L2)",
+    description=(
+        "提交姓名和身份证号，经公安身份核验一致后账号升至L2并返回脱敏的个人信息；"
+        "新等级在刷新令牌后生效。"
+        " Checks the name and national ID number with public security; a match raises the account"
+        " to L2 and returns the masked profile, the new level in tokens issued from then on"
+        " (refresh). No match is 422 `REAL_NAME_MISMATCH`; a number already on another account is"
+        " 409 `ID_NUMBER_IN_USE`."
+    ),
     responses=problem_responses(InvalidToken, RealNameMismatch, IdNumberInUse),
 )
 async def real_name(
@@ -241,6 +284,13 @@ async def real_name(
     "/face-verification",
     response_model=Me,
     summary="人脸认证 / Face verification (L3)",
+    description=(
+        "上传活体照片（base64）与公安人像比对，通过后账号升至L3；须先完成实名认证（L2），"
+        "新等级在刷新令牌后生效。"
+        " Compares a live photo (base64) with the public-security portrait of the verified ID"
+        " number; a match raises the account to L3, in tokens issued from then on (refresh). Needs"
+        " L2 first (403 `ASSURANCE_LEVEL_TOO_LOW`); no match is 422 `FACE_MISMATCH`."
+    ),
     responses=problem_responses(InvalidToken, RealNameRequired, FaceMismatch),
 )
 async def face_verification(
@@ -254,6 +304,11 @@ async def face_verification(
     "/sessions",
     response_model=SessionList,
     summary="登录设备 / Signed-in devices",
+    description=(
+        "本账号当前有效的登录会话（设备），`current` 标出本次请求所用的会话。"
+        " The account's live sessions (devices); `current` marks the one this request came from."
+        " Citizen token required."
+    ),
     responses=problem_responses(InvalidToken),
 )
 async def sessions(signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep) -> SessionList:
@@ -277,6 +332,11 @@ async def sessions(signed_in: CurrentCitizen, db: SessionDep, identity: Identity
     "/sessions/{session_id}",
     status_code=204,
     summary="移除登录设备 / Sign a device out",
+    description=(
+        "让某台登录设备退出，其访问和刷新凭证随即失效。"
+        " Signs one device out: its tokens stop working at once. A session that is not the caller's"
+        " is 404 `SESSION_NOT_FOUND`."
+    ),
     responses=problem_responses(InvalidToken, SessionNotFound),
 )
 async def revoke_session(

@@ -79,6 +79,13 @@ class ProviderCreated(ProviderOut):
     response_model=ProviderCreated,
     status_code=201,
     summary="开通服务提供方 / Create a provider",
+    description=(
+        "平台管理员为部门开通服务提供方，并返回其第一个管理员凭证；`client_secret` 只返回这一次。"
+        " For platform administrators: onboards a department as a provider and returns its first"
+        " administrator client; the `client_secret` is shown only this once. 409 `PROVIDER_EXISTS`;"
+        " an entry that is not a plain host, or an internal host missing from `allowed_hosts`, is"
+        " 422 `PROVIDER_HOSTS_INVALID`."
+    ),
     responses=problem_responses(*ADMIN, service.ProviderExists, service.ProviderHostsInvalid),
 )
 async def create_provider(body: ProviderCreate, _: CurrentAdmin, db: SessionDep) -> ProviderCreated:
@@ -94,6 +101,11 @@ async def create_provider(body: ProviderCreate, _: CurrentAdmin, db: SessionDep)
     "/providers",
     response_model=list[ProviderOut],
     summary="服务提供方列表 / Providers",
+    description=(
+        "平台管理员查看全部服务提供方（部门）及其适配器可访问的主机。"
+        " For platform administrators: every onboarded provider (department), with the hosts its"
+        " adapters may call."
+    ),
     responses=problem_responses(*ADMIN),
 )
 async def list_providers(_: CurrentAdmin, db: SessionDep) -> list[ProviderOut]:
@@ -141,6 +153,12 @@ def _proposal(p: ProviderService) -> ProposalOut:
     "/provider-services",
     response_model=list[ProposalOut],
     summary="待审事项 / Service proposals",
+    description=(
+        "平台管理员查看服务提供方申请上架的事项，默认只列待审的（`status=proposed`），最早的在前，"
+        "最多200条。"
+        " For platform administrators: services proposed by providers, by default only those"
+        " awaiting a decision (`status=proposed`), oldest first, at most 200."
+    ),
     responses=problem_responses(*ADMIN),
 )
 async def list_proposals(
@@ -166,6 +184,14 @@ DECISION_PROBLEMS = problem_responses(
     "/provider-services/{proposal_id}/approve",
     response_model=ProposalOut,
     summary="上架事项 / Approve: the service joins the catalog",
+    description=(
+        "批准上架：事项绑定其适配器已发布版本的接口加入目录，各实例数秒内可见；"
+        "须先发布含该接口的版本。"
+        " Approves a proposal: the service joins the catalog, bound to an operation of the"
+        " adapter's published version, on every worker within seconds. Already decided, or the"
+        " operation not published yet: 409 `SERVICE_PROPOSAL_DECIDED`; the code taken meanwhile:"
+        " 409 `SERVICE_CODE_TAKEN`."
+    ),
     responses=DECISION_PROBLEMS,
 )
 async def approve(proposal_id: str, body: Decision, _: CurrentAdmin, db: SessionDep) -> ProposalOut:
@@ -176,6 +202,11 @@ async def approve(proposal_id: str, body: Decision, _: CurrentAdmin, db: Session
     "/provider-services/{proposal_id}/reject",
     response_model=ProposalOut,
     summary="驳回事项 / Reject a proposal",
+    description=(
+        "驳回上架申请，可附给提供方的说明。"
+        " Rejects a proposal, with an optional note for the provider; one already decided is 409"
+        " `SERVICE_PROPOSAL_DECIDED`."
+    ),
     responses=DECISION_PROBLEMS,
 )
 async def reject(proposal_id: str, body: Decision, _: CurrentAdmin, db: SessionDep) -> ProposalOut:
@@ -195,6 +226,12 @@ class ClientCreate(_Body):
     response_model=ClientCredentials,
     status_code=201,
     summary="新增接入凭证 / Add a client (operator or admin)",
+    description=(
+        "提供方管理员为本单位系统新增接入凭证（操作员或管理员角色），密钥只返回这一次。"
+        " A provider administrator adds a client for the provider's systems, as operator or"
+        " administrator; the secret is shown only this once. Operators get 403"
+        " `PROVIDER_ADMIN_REQUIRED`."
+    ),
     responses=problem_responses(*PROVIDER, ProviderAdminRequired),
 )
 async def add_client(
@@ -215,6 +252,11 @@ async def add_client(
     "/client-secret",
     response_model=ClientCredentials,
     summary="轮换本凭证密钥 / Rotate this client's secret",
+    description=(
+        "轮换发出请求的凭证的密钥，旧密钥立即失效；新密钥只返回这一次。"
+        " Rotates the secret of the calling client: the old secret stops working at once, and the"
+        " new one is shown only this once."
+    ),
     responses=problem_responses(*PROVIDER),
 )
 async def rotate_own_secret(caller: CurrentProvider, db: SessionDep) -> ClientCredentials:
@@ -278,6 +320,13 @@ SPEC_PROBLEMS = problem_responses(
     response_model=AdapterOut,
     status_code=201,
     summary="注册适配器 / Register an adapter (version 1)",
+    description=(
+        "提交适配器规格注册新适配器（版本1）；规格整体校验，有误时一并列出且不保存；"
+        "发布后才对市民生效。"
+        " Registers an adapter from its spec as version 1. The spec is validated whole: any problem"
+        " is 422 `ADAPTER_SPEC_INVALID` listing them all, and nothing is stored. Citizens are"
+        " served by it only once a version is published; an id in use is 409 `ADAPTER_ID_TAKEN`."
+    ),
     responses=SPEC_PROBLEMS,
 )
 async def register_adapter(
@@ -298,6 +347,11 @@ async def register_adapter(
     "/adapters",
     response_model=list[AdapterOut],
     summary="我的适配器 / My adapters",
+    description=(
+        "本提供方注册的全部适配器、各自的版本及当前发布的版本。"
+        " Every adapter this provider registered, with its versions and the published one. Provider"
+        " client token required."
+    ),
     responses=problem_responses(*PROVIDER),
 )
 async def list_adapters(caller: CurrentProvider, db: SessionDep) -> list[AdapterOut]:
@@ -313,6 +367,10 @@ async def list_adapters(caller: CurrentProvider, db: SessionDep) -> list[Adapter
     "/adapters/{adapter_id}",
     response_model=AdapterOut,
     summary="适配器及其版本 / An adapter and its versions",
+    description=(
+        "一个适配器及其全部版本。"
+        " One adapter with all its versions; another provider's adapter is 404 `ADAPTER_NOT_FOUND`."
+    ),
     responses=problem_responses(*PROVIDER, service.AdapterNotFound),
 )
 async def get_adapter(adapter_id: str, caller: CurrentProvider, db: SessionDep) -> AdapterOut:
@@ -324,6 +382,12 @@ async def get_adapter(adapter_id: str, caller: CurrentProvider, db: SessionDep) 
     response_model=AdapterOut,
     status_code=201,
     summary="新版本 / Add a version",
+    description=(
+        "为适配器新增一个不可变版本，校验方式同注册；发布前不影响线上调用。"
+        " Adds an immutable version to an adapter, validated as on registration; nothing changes"
+        " for citizens until it is published. Send '********' for a secret to keep the previous"
+        " version's."
+    ),
     responses=SPEC_PROBLEMS,
 )
 async def add_version(
@@ -349,6 +413,11 @@ VERSION_PROBLEMS = problem_responses(*PROVIDER, service.AdapterNotFound, service
     "/adapters/{adapter_id}/versions/{version}",
     response_model=VersionDetail,
     summary="版本详情 / A version's spec",
+    description=(
+        "某个版本的完整规格，密钥显示为“********”。"
+        " One version's spec, secrets shown as '********'. An unknown version is 404"
+        " `ADAPTER_VERSION_NOT_FOUND`."
+    ),
     responses=VERSION_PROBLEMS,
 )
 async def get_version(
@@ -369,6 +438,11 @@ class DiffOut(BaseModel):
     "/adapters/{adapter_id}/diff",
     response_model=DiffOut,
     summary="版本比较 / Diff two versions",
+    description=(
+        "两个版本规格（`from`、`to`）的统一 diff，密钥只显示掩码。"
+        " A unified diff of two versions' specs (`from`, `to`); secrets show only as the mask. An"
+        " unknown version is 404 `ADAPTER_VERSION_NOT_FOUND`."
+    ),
     responses=VERSION_PROBLEMS,
 )
 async def diff_versions(
@@ -415,6 +489,13 @@ class DryRunRequest(_Body):
     response_model_by_alias=True,
     response_model_exclude_none=True,
     summary="试调用 / Dry-run one operation against the real endpoint",
+    description=(
+        "用某个版本（不必已发布）对部门真实接口试调用一个操作，返回每一步的请求、"
+        "响应和映射结果（凭据已掩码），不影响线上。"
+        " Calls one operation of a version, published or not, against the department's real"
+        " endpoint and returns every step: the request sent, the response, decoding and mapping"
+        " (credentials masked). Citizens are not affected."
+    ),
     responses=VERSION_PROBLEMS,
 )
 async def dry_run_version(
@@ -480,6 +561,12 @@ async def adapter_health_route(
     response_model=ProposalOut,
     status_code=201,
     summary="申请上架事项 / Propose a catalog service",
+    description=(
+        "提供方申请把其适配器的某个接口作为查询类事项上架，由平台管理员审批。"
+        " Proposes a query service bound to an operation of one of the provider's adapters, for a"
+        " platform administrator to approve. An unknown adapter, operation or domain is 422"
+        " `SERVICE_PROPOSAL_INVALID`; a code in use 409 `SERVICE_CODE_TAKEN`."
+    ),
     responses=problem_responses(
         *PROVIDER, provider_catalog.ProposalInvalid, provider_catalog.ServiceCodeTaken
     ),
@@ -494,6 +581,11 @@ async def propose_service(
     "/services",
     response_model=list[ProposalOut],
     summary="我的事项 / My services",
+    description=(
+        "本提供方申请上架的全部事项及其审批状态。"
+        " Every service this provider proposed, with its decision status. Provider client token"
+        " required."
+    ),
     responses=problem_responses(*PROVIDER),
 )
 async def my_services(caller: CurrentProvider, db: SessionDep) -> list[ProposalOut]:

@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 令牌验签公钥 / Token signing keys (JWKS) */
+        /**
+         * 令牌验签公钥 / Token signing keys (JWKS)
+         * @description 验证本平台签发的访问令牌和 ID Token 的公钥（ES256）；密钥轮换后旧公钥保留到其签发的令牌全部过期。无需凭证。 The public keys (ES256) that verify the access and ID tokens this platform signs; after a rotation the old key stays listed until every token it signed has expired. Public.
+         */
         get: operations["auth-jwks"];
         put?: never;
         post?: never;
@@ -28,7 +31,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** OpenID 提供方配置 / OpenID Provider discovery */
+        /**
+         * OpenID 提供方配置 / OpenID Provider discovery
+         * @description OpenID Connect 发现文档：各端点地址、支持的授权类型、scope 与声明，供接入单点登录的部门网站自动配置。无需凭证。 OpenID Connect discovery: endpoints, grant types, scopes and claims supported, for department web systems that sign citizens in through Hefei Tong. Public.
+         */
         get: operations["oauth2-openid-configuration"];
         put?: never;
         post?: never;
@@ -45,7 +51,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 进程存活 / Process is up */
+        /**
+         * 进程存活 / Process is up
+         * @description 存活探针：进程在运行即返回 ok，不检查依赖；无需凭证。 Liveness probe for load balancers and orchestrators: `ok` while the process runs, dependencies not checked. No credentials.
+         */
         get: operations["operations-healthz"];
         put?: never;
         post?: never;
@@ -62,7 +71,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 授权 / Authorize */
+        /**
+         * 授权 / Authorize
+         * @description 浏览器授权码流程（须 PKCE S256）的入口：按需显示短信登录页或授权同意页，随后303重定向回接入方的 `redirect_uri`，附 code 或 error。 Start of the browser's authorization-code flow (PKCE S256 required): shows the SMS sign-in or the consent page as needed, then redirects (303) to the client's `redirect_uri` with a `code` or an `error`. A request that cannot be sent back (unknown client or redirect URI) gets an HTML error page (400).
+         */
         get: operations["oauth2-authorize"];
         put?: never;
         post?: never;
@@ -99,7 +111,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 用户信息 / UserInfo */
+        /**
+         * 用户信息 / UserInfo
+         * @description 用授权码流程取得的访问令牌读取用户信息，只返回已授权 scope 对应的声明；用户撤销授权后返回401。 The citizen's claims for an access token from the authorization-code flow, limited to the scopes granted. After the citizen withdraws consent the token gets 401 `TOKEN_INVALID`.
+         */
         get: operations["oauth2-userinfo"];
         put?: never;
         post?: never;
@@ -116,7 +131,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 依赖就绪 / Database and KV store reachable */
+        /**
+         * 依赖就绪 / Database and KV store reachable
+         * @description 就绪探针：检查数据库与键值存储能否访问；任一不可达时返回503问题详情，`failing` 列出失败项。无需凭证。 Readiness probe: checks that the database and the KV store answer; when one does not, a 503 problem whose `failing` names it. No credentials.
+         */
         get: operations["operations-readyz"];
         put?: never;
         post?: never;
@@ -133,7 +151,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 查看年度节假日 / A year of the working-day calendar */
+        /**
+         * 查看年度节假日 / A year of the working-day calendar
+         * @description 平台管理员查看某年已发布的法定节假日和调休上班日；未发布的年份返回404，落在该年的期限为估算值。 For platform administrators: the published holidays and make-up working days of a year. A year without a published schedule is 404 `NOT_FOUND`, and deadlines falling in it are estimated.
+         */
         get: operations["admin-get-calendar-year"];
         /**
          * 发布年度节假日 / Publish a year's holiday schedule
@@ -154,7 +175,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 待审事项 / Service proposals */
+        /**
+         * 待审事项 / Service proposals
+         * @description 平台管理员查看服务提供方申请上架的事项，默认只列待审的（`status=proposed`），最早的在前，最多200条。 For platform administrators: services proposed by providers, by default only those awaiting a decision (`status=proposed`), oldest first, at most 200.
+         */
         get: operations["admin-list-proposals"];
         put?: never;
         post?: never;
@@ -173,7 +197,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 上架事项 / Approve: the service joins the catalog */
+        /**
+         * 上架事项 / Approve: the service joins the catalog
+         * @description 批准上架：事项绑定其适配器已发布版本的接口加入目录，各实例数秒内可见；须先发布含该接口的版本。 Approves a proposal: the service joins the catalog, bound to an operation of the adapter's published version, on every worker within seconds. Already decided, or the operation not published yet: 409 `SERVICE_PROPOSAL_DECIDED`; the code taken meanwhile: 409 `SERVICE_CODE_TAKEN`.
+         */
         post: operations["admin-approve"];
         delete?: never;
         options?: never;
@@ -190,7 +217,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 驳回事项 / Reject a proposal */
+        /**
+         * 驳回事项 / Reject a proposal
+         * @description 驳回上架申请，可附给提供方的说明。 Rejects a proposal, with an optional note for the provider; one already decided is 409 `SERVICE_PROPOSAL_DECIDED`.
+         */
         post: operations["admin-reject"];
         delete?: never;
         options?: never;
@@ -205,10 +235,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 服务提供方列表 / Providers */
+        /**
+         * 服务提供方列表 / Providers
+         * @description 平台管理员查看全部服务提供方（部门）及其适配器可访问的主机。 For platform administrators: every onboarded provider (department), with the hosts its adapters may call.
+         */
         get: operations["admin-list-providers"];
         put?: never;
-        /** 开通服务提供方 / Create a provider */
+        /**
+         * 开通服务提供方 / Create a provider
+         * @description 平台管理员为部门开通服务提供方，并返回其第一个管理员凭证；`client_secret` 只返回这一次。 For platform administrators: onboards a department as a provider and returns its first administrator client; the `client_secret` is shown only this once. 409 `PROVIDER_EXISTS`; an entry that is not a plain host, or an internal host missing from `allowed_hosts`, is 422 `PROVIDER_HOSTS_INVALID`.
+         */
         post: operations["admin-create-provider"];
         delete?: never;
         options?: never;
@@ -267,7 +303,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 办件详情 / Application with its timeline */
+        /**
+         * 办件详情 / Application with its timeline
+         * @description 本人的一件办件：状态、期限与红黄绿灯、材料、各部门审查意见、办理结果、评价和完整时间线。 One of the caller's applications: status, deadline and traffic light, materials, each department's review, the result, the rating and the whole timeline. Another citizen's application is 404 `APPLICATION_NOT_FOUND`.
+         */
         get: operations["applications-get-application"];
         put?: never;
         post?: never;
@@ -306,7 +345,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 提交草稿 / Submit a saved draft */
+        /**
+         * 提交草稿 / Submit a saved draft
+         * @description 提交以 `draft=true` 保存的草稿：表单按事项要求校验后状态变为“已提交”。 Submits an application saved with `draft=true`: the form is checked against the service's schema (422 `FORM_INVALID`) and the status becomes `submitted`; anything but a draft is 409 `ILLEGAL_TRANSITION`.
+         */
         post: operations["applications-submit-draft"];
         delete?: never;
         options?: never;
@@ -323,7 +365,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 提交补正材料 / Send what the department asked for */
+        /**
+         * 提交补正材料 / Send what the department asked for
+         * @description 部门要求补正（`supplement_required`）后，提交更正的表单或补充的材料，审查继续，期限恢复计时。 After the department asked for more (`supplement_required`): send the corrected form and/or the missing materials; review resumes and the deadline clock runs again. In any other status, 409 `ILLEGAL_TRANSITION`.
+         */
         post: operations["applications-supplement"];
         delete?: never;
         options?: never;
@@ -340,7 +385,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 撤回申请 / Withdraw */
+        /**
+         * 撤回申请 / Withdraw
+         * @description 在作出审查决定前撤回申请（草稿、已提交、已受理、审查中、待补正均可）。 Withdraws an application before it is decided (draft, submitted, accepted, in review or awaiting a supplement); afterwards it is 409 `ILLEGAL_TRANSITION`.
+         */
         post: operations["applications-withdraw"];
         delete?: never;
         options?: never;
@@ -397,7 +445,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 小程序绑定手机号 / Bind the mini-program user by phone */
+        /**
+         * 小程序绑定手机号 / Bind the mini-program user by phone
+         * @description 小程序首次登录后，用返回的绑定凭证和该手机号收到的短信验证码，把小程序用户绑定到该手机号的账号（没有则创建），并返回登录凭证。 After a first mini-program sign-in: the binding ticket it returned plus an SMS code sent to a phone bind the mini-program user to that phone's account (created if new) and return tokens. An expired or used ticket is 401 `BINDING_TICKET_INVALID`; a wrong code 401 `OTP_INVALID`.
+         */
         post: operations["auth-bind-mini-program"];
         delete?: never;
         options?: never;
@@ -414,7 +465,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 密码登录 / Sign in with a password */
+        /**
+         * 密码登录 / Sign in with a password
+         * @description 已设置密码的账号用手机号和密码登录；按来源地址和账号限制失败次数。 For accounts that set a password (`PUT /v1/me/password`). A wrong phone or password is 401 `INVALID_CREDENTIALS`; too many attempts from one address or on one account is 429 `RATE_LIMITED` with `Retry-After`.
+         */
         post: operations["auth-login-password"];
         delete?: never;
         options?: never;
@@ -451,7 +505,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 退出本设备 / Sign out this device */
+        /**
+         * 退出本设备 / Sign out this device
+         * @description 吊销发出此请求的访问令牌所属会话，该会话的访问和刷新凭证随即失效。 Revokes the session of the access token sent (this device): its access and refresh tokens stop working at once. Citizen token required.
+         */
         post: operations["auth-logout"];
         delete?: never;
         options?: never;
@@ -468,7 +525,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 退出所有设备 / Sign out everywhere */
+        /**
+         * 退出所有设备 / Sign out everywhere
+         * @description 吊销本账号的全部会话，每台设备都须重新登录。 Revokes every session of the account: each device has to sign in again. Citizen token required.
+         */
         post: operations["auth-logout-all"];
         delete?: never;
         options?: never;
@@ -563,7 +623,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** “一件事”主题 / Life events */
+        /**
+         * “一件事”主题 / Life events
+         * @description “一件事一次办”主题（如新生儿出生、搬家、退休）及各自包含的服务数量；无需登录，可按 ETag 缓存。 Life-event bundles (a birth, moving house, retirement…) with the number of services each brings together. Public; cacheable with ETag.
+         */
         get: operations["catalog-list-life-events"];
         put?: never;
         post?: never;
@@ -580,7 +643,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** “一件事”详情 / Life event detail */
+        /**
+         * “一件事”详情 / Life event detail
+         * @description 一个“一件事”主题及其包含的全部服务；无需登录，可按 ETag 缓存。 One life event with every service it bundles. Public; cacheable with ETag; an unknown code is 404 `LIFE_EVENT_NOT_FOUND`.
+         */
         get: operations["catalog-get-life-event"];
         put?: never;
         post?: never;
@@ -617,7 +683,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 授权管理 / Systems I allowed */
+        /**
+         * 授权管理 / Systems I allowed
+         * @description 当前用户授权过的接入系统及其 scope。 The web systems the citizen allowed to sign them in, with the scopes granted. Citizen token required.
+         */
         get: operations["oauth2-list-consents"];
         put?: never;
         post?: never;
@@ -637,7 +706,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** 撤销授权 / Withdraw consent */
+        /**
+         * 撤销授权 / Withdraw consent
+         * @description 撤销对某接入系统的授权：该系统的令牌此后不能再读取用户信息，下次登录须重新同意。 Withdraws the consent given to a client: its tokens no longer read UserInfo and its next sign-in asks again. No consent for that client is 404 `CONSENT_NOT_FOUND`.
+         */
         delete: operations["oauth2-revoke-consent"];
         options?: never;
         head?: never;
@@ -651,7 +723,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 我的企业 / My enterprises */
+        /**
+         * 我的企业 / My enterprises
+         * @description 当前用户关联的企业及其身份（法定代表人或经办人）。 The enterprises linked to the citizen, each with the citizen's role (legal representative or agent). Citizen token required.
+         */
         get: operations["me-list-enterprises"];
         put?: never;
         /**
@@ -674,7 +749,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 授权经办人 / Authorize an agent */
+        /**
+         * 授权经办人 / Authorize an agent
+         * @description 法定代表人以手机号指定另一位已实名（L2）的用户为企业经办人。 The legal representative makes another real-name verified (L2) account, named by its phone, an agent of the enterprise. An agent calling is 403 `NOT_LEGAL_REPRESENTATIVE`; no L2 account with that phone is 404 `AGENT_ACCOUNT_NOT_FOUND`.
+         */
         post: operations["me-authorize-agent"];
         delete?: never;
         options?: never;
@@ -711,7 +789,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 人脸认证 / Face verification (L3) */
+        /**
+         * 人脸认证 / Face verification (L3)
+         * @description 上传活体照片（base64）与公安人像比对，通过后账号升至L3；须先完成实名认证（L2），新等级在刷新令牌后生效。 Compares a live photo (base64) with the public-security portrait of the verified ID number; a match raises the account to L3, in tokens issued from then on (refresh). Needs L2 first (403 `ASSURANCE_LEVEL_TOO_LOW`); no match is 422 `FACE_MISMATCH`.
+         */
         post: operations["me-face-verification"];
         delete?: never;
         options?: never;
@@ -726,7 +807,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 消息中心 / Messages */
+        /**
+         * 消息中心 / Messages
+         * @description 办件状态变化的站内消息，最新在前，并返回未读数；`unread_only=true` 只列未读。 Messages about the citizen's applications, newest first, with the unread count; `unread_only=true` lists only unread ones. Citizen token required.
+         */
         get: operations["me-messages"];
         put?: never;
         post?: never;
@@ -745,7 +829,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 标为已读 / Mark as read */
+        /**
+         * 标为已读 / Mark as read
+         * @description 将一条消息标为已读，重复调用不改变任何内容。 Marks one message as read; calling it again changes nothing. A message that is not the caller's is 404 `MESSAGE_NOT_FOUND`.
+         */
         post: operations["me-mark-read"];
         delete?: never;
         options?: never;
@@ -781,7 +868,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** 设置密码 / Set a password */
+        /**
+         * 设置密码 / Set a password
+         * @description 设置或更换登录密码（8–128个字符），此后可用密码登录；已登录的设备不受影响。 Sets or replaces the sign-in password (8–128 characters) for `/v1/auth/login/password`; devices already signed in stay signed in. Citizen token required.
+         */
         put: operations["me-set-password"];
         post?: never;
         delete?: never;
@@ -799,7 +889,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 实名认证 / Verify real name (L2) */
+        /**
+         * 实名认证 / Verify real name (L2)
+         * @description 提交姓名和身份证号，经公安身份核验一致后账号升至L2并返回脱敏的个人信息；新等级在刷新令牌后生效。 Checks the name and national ID number with public security; a match raises the account to L2 and returns the masked profile, the new level in tokens issued from then on (refresh). No match is 422 `REAL_NAME_MISMATCH`; a number already on another account is 409 `ID_NUMBER_IN_USE`.
+         */
         post: operations["me-real-name"];
         delete?: never;
         options?: never;
@@ -814,7 +907,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 登录设备 / Signed-in devices */
+        /**
+         * 登录设备 / Signed-in devices
+         * @description 本账号当前有效的登录会话（设备），`current` 标出本次请求所用的会话。 The account's live sessions (devices); `current` marks the one this request came from. Citizen token required.
+         */
         get: operations["me-sessions"];
         put?: never;
         post?: never;
@@ -834,7 +930,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** 移除登录设备 / Sign a device out */
+        /**
+         * 移除登录设备 / Sign a device out
+         * @description 让某台登录设备退出，其访问和刷新凭证随即失效。 Signs one device out: its tokens stop working at once. A session that is not the caller's is 404 `SESSION_NOT_FOUND`.
+         */
         delete: operations["me-revoke-session"];
         options?: never;
         head?: never;
@@ -848,10 +947,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 我的适配器 / My adapters */
+        /**
+         * 我的适配器 / My adapters
+         * @description 本提供方注册的全部适配器、各自的版本及当前发布的版本。 Every adapter this provider registered, with its versions and the published one. Provider client token required.
+         */
         get: operations["provider-list-adapters"];
         put?: never;
-        /** 注册适配器 / Register an adapter (version 1) */
+        /**
+         * 注册适配器 / Register an adapter (version 1)
+         * @description 提交适配器规格注册新适配器（版本1）；规格整体校验，有误时一并列出且不保存；发布后才对市民生效。 Registers an adapter from its spec as version 1. The spec is validated whole: any problem is 422 `ADAPTER_SPEC_INVALID` listing them all, and nothing is stored. Citizens are served by it only once a version is published; an id in use is 409 `ADAPTER_ID_TAKEN`.
+         */
         post: operations["provider-register-adapter"];
         delete?: never;
         options?: never;
@@ -866,7 +971,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 适配器及其版本 / An adapter and its versions */
+        /**
+         * 适配器及其版本 / An adapter and its versions
+         * @description 一个适配器及其全部版本。 One adapter with all its versions; another provider's adapter is 404 `ADAPTER_NOT_FOUND`.
+         */
         get: operations["provider-get-adapter"];
         put?: never;
         post?: never;
@@ -883,7 +991,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 版本比较 / Diff two versions */
+        /**
+         * 版本比较 / Diff two versions
+         * @description 两个版本规格（`from`、`to`）的统一 diff，密钥只显示掩码。 A unified diff of two versions' specs (`from`, `to`); secrets show only as the mask. An unknown version is 404 `ADAPTER_VERSION_NOT_FOUND`.
+         */
         get: operations["provider-diff-versions"];
         put?: never;
         post?: never;
@@ -922,7 +1033,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 新版本 / Add a version */
+        /**
+         * 新版本 / Add a version
+         * @description 为适配器新增一个不可变版本，校验方式同注册；发布前不影响线上调用。 Adds an immutable version to an adapter, validated as on registration; nothing changes for citizens until it is published. Send '********' for a secret to keep the previous version's.
+         */
         post: operations["provider-add-version"];
         delete?: never;
         options?: never;
@@ -937,7 +1051,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 版本详情 / A version's spec */
+        /**
+         * 版本详情 / A version's spec
+         * @description 某个版本的完整规格，密钥显示为“********”。 One version's spec, secrets shown as '********'. An unknown version is 404 `ADAPTER_VERSION_NOT_FOUND`.
+         */
         get: operations["provider-get-version"];
         put?: never;
         post?: never;
@@ -956,7 +1073,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 试调用 / Dry-run one operation against the real endpoint */
+        /**
+         * 试调用 / Dry-run one operation against the real endpoint
+         * @description 用某个版本（不必已发布）对部门真实接口试调用一个操作，返回每一步的请求、响应和映射结果（凭据已掩码），不影响线上。 Calls one operation of a version, published or not, against the department's real endpoint and returns every step: the request sent, the response, decoding and mapping (credentials masked). Citizens are not affected.
+         */
         post: operations["provider-dry-run-version"];
         delete?: never;
         options?: never;
@@ -993,7 +1113,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 受理 / Accept */
+        /**
+         * 受理 / Accept
+         * @description 事项所属部门受理已提交的申请：承诺时限自受理起按工作日计算，并联审查随即开始。 The department owning the service accepts a submitted application: the promised working-day deadline starts and parallel review by the reviewing departments begins. A reviewing department that does not own the service gets 403 `NOT_A_REVIEWER`; an application not `submitted` is 409 `ILLEGAL_TRANSITION`.
+         */
         post: operations["provider-accept"];
         delete?: never;
         options?: never;
@@ -1010,7 +1133,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 办结 / Complete with the result delivered */
+        /**
+         * 办结 / Complete with the result delivered
+         * @description 事项所属部门在审查有结论后办结，须给出电子证照号、快递单号或说明至少一项；窗口领取的自动计一次跑动。 The owning department completes an approved or rejected application, giving a licence number, a mail tracking number or a note (at least one); a result picked up at a counter counts as an in-person trip.
+         */
         post: operations["provider-complete"];
         delete?: never;
         options?: never;
@@ -1027,7 +1153,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 审查意见 / Give this department's decision */
+        /**
+         * 审查意见 / Give this department's decision
+         * @description 参与并联审查的部门在审查中给出本部门意见；全部同意则通过，任一不同意则不通过。 A reviewing department gives its decision while the application is `in_review`: once all have approved it is `approved`, and any rejection makes it `rejected`. A department without a pending review gets 403 `NOT_A_REVIEWER`.
+         */
         post: operations["provider-review"];
         delete?: never;
         options?: never;
@@ -1044,7 +1173,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 要求补正 / Ask for missing material */
+        /**
+         * 要求补正 / Ask for missing material
+         * @description 审查部门列出缺少的内容，要求申请人补正；期限暂停计时，申请人收到站内消息和短信。 A reviewing department lists what is missing (`missing`) and asks the applicant for it; the deadline clock pauses until the applicant answers, who is told by message and SMS.
+         */
         post: operations["provider-supplement"];
         delete?: never;
         options?: never;
@@ -1061,7 +1193,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 记录现场跑动 / Record an in-person trip */
+        /**
+         * 记录现场跑动 / Record an in-person trip
+         * @description 记录申请人一次到现场的跑动及原因；超过事项允许的次数时 `trips_over_allowance` 为 true。 Records one in-person visit the applicant had to make, with the reason; more visits than the service allows set `trips_over_allowance`.
+         */
         post: operations["provider-trip"];
         delete?: never;
         options?: never;
@@ -1098,7 +1233,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 轮换本凭证密钥 / Rotate this client's secret */
+        /**
+         * 轮换本凭证密钥 / Rotate this client's secret
+         * @description 轮换发出请求的凭证的密钥，旧密钥立即失效；新密钥只返回这一次。 Rotates the secret of the calling client: the old secret stops working at once, and the new one is shown only this once.
+         */
         post: operations["provider-rotate-own-secret"];
         delete?: never;
         options?: never;
@@ -1115,7 +1253,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 新增接入凭证 / Add a client (operator or admin) */
+        /**
+         * 新增接入凭证 / Add a client (operator or admin)
+         * @description 提供方管理员为本单位系统新增接入凭证（操作员或管理员角色），密钥只返回这一次。 A provider administrator adds a client for the provider's systems, as operator or administrator; the secret is shown only this once. Operators get 403 `PROVIDER_ADMIN_REQUIRED`.
+         */
         post: operations["provider-add-client"];
         delete?: never;
         options?: never;
@@ -1130,7 +1271,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 差评整改事项 / Rectifications from poor ratings */
+        /**
+         * 差评整改事项 / Rectifications from poor ratings
+         * @description 本部门因1–2星差评产生的整改事项，可按状态筛选；`overdue` 标出超过15个工作日仍未整改的。 The rectifications opened for this department by 1–2 star ratings, filterable by status; `overdue` marks open ones past their 15-working-day deadline.
+         */
         get: operations["provider-list-rectifications"];
         put?: never;
         post?: never;
@@ -1149,7 +1293,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 提交整改结果 / Resolve a rectification */
+        /**
+         * 提交整改结果 / Resolve a rectification
+         * @description 提交整改情况并关闭整改事项。 Records what was done and closes the rectification; one already resolved is 409 `RECTIFICATION_CLOSED`, another department's 404 `RECTIFICATION_NOT_FOUND`.
+         */
         post: operations["provider-resolve-rectification"];
         delete?: never;
         options?: never;
@@ -1164,10 +1311,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 我的事项 / My services */
+        /**
+         * 我的事项 / My services
+         * @description 本提供方申请上架的全部事项及其审批状态。 Every service this provider proposed, with its decision status. Provider client token required.
+         */
         get: operations["provider-my-services"];
         put?: never;
-        /** 申请上架事项 / Propose a catalog service */
+        /**
+         * 申请上架事项 / Propose a catalog service
+         * @description 提供方申请把其适配器的某个接口作为查询类事项上架，由平台管理员审批。 Proposes a query service bound to an operation of one of the provider's adapters, for a platform administrator to approve. An unknown adapter, operation or domain is 422 `SERVICE_PROPOSAL_INVALID`; a code in use 409 `SERVICE_CODE_TAKEN`.
+         */
         post: operations["provider-propose-service"];
         delete?: never;
         options?: never;
@@ -1202,7 +1355,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 区县 / Districts and counties */
+        /**
+         * 区县 / Districts and counties
+         * @description 合肥市各区县及其行政区划代码，供 `/v1/services` 的 `region` 筛选使用；无需登录，可按 ETag 缓存。 Hefei's districts and counties with their administrative codes, for the `region` filter of `/v1/services`. Public; cacheable with ETag.
+         */
         get: operations["catalog-list-regions"];
         put?: never;
         post?: never;
@@ -1239,7 +1395,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 服务事项详情 / Service detail */
+        /**
+         * 服务事项详情 / Service detail
+         * @description 单个服务事项：所需材料（可由电子证照免提交的已标注）、承诺与法定时限、申请表单结构和对接的部门系统；无需登录，可按 ETag 缓存。 One service in full: its materials (those the e-license library supplies are marked), promised and statutory working days, the application form's JSON Schema and the department system behind it. Public; cacheable with ETag; an unknown code is 404 `SERVICE_NOT_FOUND`.
+         */
         get: operations["catalog-get-service"];
         put?: never;
         post?: never;
@@ -1362,7 +1521,34 @@ export interface components {
              */
             phone: string;
         };
-        /** ApplicationCreate */
+        /**
+         * ApplicationCreate
+         * @example {
+         *       "delivery": {
+         *         "method": "e_license"
+         *       },
+         *       "draft": false,
+         *       "form": {
+         *         "bank_account": "6222020000001234567",
+         *         "lease_end": "2027-02-28",
+         *         "lease_start": "2026-03-01",
+         *         "monthly_rent": 2500,
+         *         "rental_address": "合肥市蜀山区长江西路100号",
+         *         "withdrawal_frequency": "按月提取"
+         *       },
+         *       "materials": [
+         *         {
+         *           "code": "id-card",
+         *           "licence_no": "SFZ3401041990030720191"
+         *         },
+         *         {
+         *           "code": "lease-contract",
+         *           "upload_id": "019cf443-a5c0-705e-a3da-8caa0069fb7b"
+         *         }
+         *       ],
+         *       "service_code": "hpf-withdrawal-rent"
+         *     }
+         */
         ApplicationCreate: {
             delivery?: components["schemas"]["Delivery"];
             /**
@@ -1388,7 +1574,110 @@ export interface components {
             /** Items */
             items: components["schemas"]["ApplicationSummary"][];
         };
-        /** ApplicationOut */
+        /**
+         * ApplicationOut
+         * @example {
+         *       "created_at": "2026-03-16T01:30:12Z",
+         *       "delivery": {
+         *         "address": null,
+         *         "method": "e_license"
+         *       },
+         *       "due_estimated": false,
+         *       "due_on": "2026-03-17",
+         *       "form": {
+         *         "bank_account": "6222020000001234567",
+         *         "lease_end": "2027-02-28",
+         *         "lease_start": "2026-03-01",
+         *         "monthly_rent": 2500,
+         *         "rental_address": "合肥市蜀山区长江西路100号",
+         *         "withdrawal_frequency": "按月提取"
+         *       },
+         *       "id": "019cf443-d4a0-7fdb-b8df-550786fdda34",
+         *       "light": "green",
+         *       "materials": [
+         *         {
+         *           "code": "id-card",
+         *           "name_zh": "居民身份证",
+         *           "satisfied": true,
+         *           "source": "e_license"
+         *         },
+         *         {
+         *           "code": "lease-contract",
+         *           "name_zh": "房屋租赁合同",
+         *           "satisfied": true,
+         *           "source": "upload"
+         *         }
+         *       ],
+         *       "number": "HF2026031600017",
+         *       "paused": false,
+         *       "paused_working_days": 0,
+         *       "rating": {
+         *         "comment": "一次都没跑，第二天就到账了。",
+         *         "created_at": "2026-03-17T12:03:44Z",
+         *         "score": 5
+         *       },
+         *       "result": {
+         *         "note": "提取款项已转入申请人银行账户。"
+         *       },
+         *       "reviews": [
+         *         {
+         *           "decision": "approved",
+         *           "department": "hf-hpf",
+         *           "opinion": "材料齐全，符合租房提取条件。"
+         *         }
+         *       ],
+         *       "service_code": "hpf-withdrawal-rent",
+         *       "status": "completed",
+         *       "submitted_at": "2026-03-16T01:30:12Z",
+         *       "timeline": [
+         *         {
+         *           "actor": "applicant",
+         *           "at": "2026-03-16T01:30:12Z",
+         *           "from_status": null,
+         *           "note": "提交申请",
+         *           "to_status": "submitted"
+         *         },
+         *         {
+         *           "actor": "department",
+         *           "at": "2026-03-16T02:05:31Z",
+         *           "from_status": "submitted",
+         *           "note": "受理",
+         *           "to_status": "accepted"
+         *         },
+         *         {
+         *           "actor": "system",
+         *           "at": "2026-03-16T02:05:31Z",
+         *           "from_status": "accepted",
+         *           "note": "并联审查开始",
+         *           "to_status": "in_review"
+         *         },
+         *         {
+         *           "actor": "department",
+         *           "at": "2026-03-16T06:48:09Z",
+         *           "from_status": "in_review",
+         *           "note": "同意：材料齐全，符合租房提取条件。",
+         *           "to_status": "in_review"
+         *         },
+         *         {
+         *           "actor": "system",
+         *           "at": "2026-03-16T06:48:09Z",
+         *           "from_status": "in_review",
+         *           "note": "审查通过",
+         *           "to_status": "approved"
+         *         },
+         *         {
+         *           "actor": "department",
+         *           "at": "2026-03-17T01:15:40Z",
+         *           "from_status": "approved",
+         *           "note": "办结",
+         *           "to_status": "completed"
+         *         }
+         *       ],
+         *       "trips": 0,
+         *       "trips_over_allowance": false,
+         *       "warn_on": "2026-03-17"
+         *     }
+         */
         ApplicationOut: {
             /**
              * Created At
@@ -1623,7 +1912,16 @@ export interface components {
              */
             client_secret: string;
         };
-        /** Completion */
+        /**
+         * Completion
+         * @example {
+         *       "note": "提取款项已转入申请人银行账户。"
+         *     }
+         * @example {
+         *       "licence_no": "340100202603170001",
+         *       "note": "电子证照已发放至申请人证照库。"
+         *     }
+         */
         Completion: {
             /**
              * Licence No
@@ -1674,7 +1972,49 @@ export interface components {
             /** To Version */
             to_version: number;
         };
-        /** DomainList */
+        /**
+         * DomainList
+         * @example {
+         *       "items": [
+         *         {
+         *           "code": "healthcare",
+         *           "name_en": "Healthcare",
+         *           "name_zh": "医疗健康",
+         *           "service_count": 48,
+         *           "sort": 1
+         *         },
+         *         {
+         *           "code": "social_security",
+         *           "name_en": "Social security & employment",
+         *           "name_zh": "社保就业",
+         *           "service_count": 50,
+         *           "sort": 2
+         *         },
+         *         {
+         *           "code": "housing",
+         *           "name_en": "Housing & provident fund",
+         *           "name_zh": "住房公积金",
+         *           "service_count": 46,
+         *           "sort": 3
+         *         },
+         *         {
+         *           "code": "transport",
+         *           "name_en": "Transport",
+         *           "name_zh": "交通出行",
+         *           "service_count": 48,
+         *           "sort": 4
+         *         },
+         *         {
+         *           "code": "education",
+         *           "name_en": "Education",
+         *           "name_zh": "教育服务",
+         *           "service_count": 46,
+         *           "sort": 5
+         *         }
+         *       ],
+         *       "total_services": 238
+         *     }
+         */
         DomainList: {
             /** Items */
             items: components["schemas"]["DomainOut"][];
@@ -1744,7 +2084,7 @@ export interface components {
             /**
              * Credit Code
              * @description 统一社会信用代码（GB 32100）/ unified social credit code
-             * @example 91340100MA2N0XYZ1A
+             * @example 91340100MA2N0XYW1H
              */
             credit_code: string;
         };
@@ -1875,7 +2215,15 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** InvokeRequest */
+        /**
+         * InvokeRequest
+         * @example {
+         *       "params": {
+         *         "page": 1,
+         *         "size": 20
+         *       }
+         *     }
+         */
         InvokeRequest: {
             /**
              * Params
@@ -1889,7 +2237,38 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** InvokeResponse */
+        /**
+         * InvokeResponse
+         * @example {
+         *       "cache": "miss",
+         *       "data": {
+         *         "page": 1,
+         *         "records": [
+         *           {
+         *             "amount": "1200.00",
+         *             "employer": "中国科学技术大学",
+         *             "month": "2026-02",
+         *             "type": "汇缴"
+         *           },
+         *           {
+         *             "amount": "1200.00",
+         *             "employer": "中国科学技术大学",
+         *             "month": "2026-01",
+         *             "type": "汇缴"
+         *           }
+         *         ],
+         *         "size": 20,
+         *         "total": 26
+         *       },
+         *       "fetched_at": "2026-03-16T01:32:05.118Z",
+         *       "source": {
+         *         "adapter": "provident_fund",
+         *         "name_en": "Hefei Housing Provident Fund Center",
+         *         "name_zh": "合肥住房公积金管理中心业务系统",
+         *         "operation": "deposits"
+         *       }
+         *     }
+         */
         InvokeResponse: {
             /**
              * Cache
@@ -1987,7 +2366,18 @@ export interface components {
             /** Source */
             source?: ("e_license" | "upload") | null;
         };
-        /** Me */
+        /**
+         * Me
+         * @example {
+         *       "assurance_level": 2,
+         *       "created_at": "2026-03-16T01:28:40Z",
+         *       "has_password": false,
+         *       "id": "019cf442-6d40-7e41-9ff1-fa3aef1a3249",
+         *       "id_number": "3401**********2019",
+         *       "name": "张*",
+         *       "phone": "138****1234"
+         *     }
+         */
         Me: {
             /** Assurance Level */
             assurance_level: number;
@@ -2013,14 +2403,39 @@ export interface components {
              */
             phone: string;
         };
-        /** MessageList */
+        /**
+         * MessageList
+         * @example {
+         *       "items": [
+         *         {
+         *           "application_id": "019cf443-d4a0-7fdb-b8df-550786fdda34",
+         *           "body": "HF2026031600017 申请已受理：受理",
+         *           "created_at": "2026-03-16T02:05:33Z",
+         *           "id": "019cf444-97f0-75c4-89bd-4a5801836819",
+         *           "read": false,
+         *           "title": "申请已受理"
+         *         }
+         *       ],
+         *       "unread": 1
+         *     }
+         */
         MessageList: {
             /** Items */
             items: components["schemas"]["MessageOut"][];
             /** Unread */
             unread: number;
         };
-        /** MessageOut */
+        /**
+         * MessageOut
+         * @example {
+         *       "application_id": "019cf443-d4a0-7fdb-b8df-550786fdda34",
+         *       "body": "HF2026031600017 申请已受理：受理",
+         *       "created_at": "2026-03-16T02:05:33Z",
+         *       "id": "019cf444-97f0-75c4-89bd-4a5801836819",
+         *       "read": false,
+         *       "title": "申请已受理"
+         *     }
+         */
         MessageOut: {
             /** Application Id */
             application_id: string;
@@ -2038,7 +2453,15 @@ export interface components {
             /** Title */
             title: string;
         };
-        /** MiniProgramBind */
+        /**
+         * MiniProgramBind
+         * @example {
+         *       "binding_ticket": "y0DZPUQI6nIRVnOw8utR-i9kqL33L9Yf",
+         *       "code": "123456",
+         *       "device": "微信小程序 / iPhone 15",
+         *       "phone": "13812341234"
+         *     }
+         */
         MiniProgramBind: {
             /** Binding Ticket */
             binding_ticket: string;
@@ -2056,7 +2479,14 @@ export interface components {
              */
             phone: string;
         };
-        /** MiniProgramLoginRequest */
+        /**
+         * MiniProgramLoginRequest
+         * @example {
+         *       "code": "0c3Qx1Ga1QxX9K0Vbd0Ga2Y3Mn2Qx1GJ",
+         *       "device": "微信小程序 / iPhone 15",
+         *       "platform": "wechat"
+         *     }
+         */
         MiniProgramLoginRequest: {
             /**
              * Code
@@ -2074,7 +2504,27 @@ export interface components {
              */
             platform: "wechat" | "alipay";
         };
-        /** MiniProgramLoginResult */
+        /**
+         * MiniProgramLoginResult
+         * @example {
+         *       "binding_ticket": "y0DZPUQI6nIRVnOw8utR-i9kqL33L9Yf",
+         *       "bound": false,
+         *       "ticket_expires_in": 600,
+         *       "tokens": null
+         *     }
+         * @example {
+         *       "binding_ticket": null,
+         *       "bound": true,
+         *       "ticket_expires_in": null,
+         *       "tokens": {
+         *         "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6IjAxOWNmMWEwLTBjMDAtN2E1MS04ZTBiLTNjNGQ1ZTZmN2E4MSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2FwaS5oZWZlaXRvbmcuZ292LmNuIiwic3ViIjoiMDE5Y2Y0NDItNmQ0MC03ZTQxLTlmZjEtZmEzYWVmMWEzMjQ5IiwiYXVkIjoiaGVmZWl0b25nLWFwcCIsImlhdCI6MTc3MzYyNDU5NSwiZXhwIjoxNzczNjI1NDk1LCJqdGkiOiIwMTljZjQ0My05MjQwLTdjMTItYjNhOC00N2U1ZDBjOWYxYTIiLCJ0eXAiOiJhY2Nlc3MiLCJsdmwiOjIsInNpZCI6IjAxOWNmNDQzLTkyMzgtNzAzZS04OGYxLWJiNzZkOTIwYmI4MyIsImF1dGhfdGltZSI6MTc3MzYyNDU5NX0.YFv1fvIczyQMICENlUbIun_MiDa_m3aL-8OW8066oFNHBpf2KNJ3C4EHmdo5ZpqOu1XUpyyIxIToRtLx9Xj_kg",
+         *         "expires_in": 900,
+         *         "refresh_token": "DCMNHFe5dW40AlRPfb-oaVVELFaV8IxQOmqD8vfE5dQ",
+         *         "session_id": "019cf443-9238-703e-88f1-bb76d920bb83",
+         *         "token_type": "Bearer"
+         *       }
+         *     }
+         */
         MiniProgramLoginResult: {
             /**
              * Binding Ticket
@@ -2106,7 +2556,64 @@ export interface components {
             /** Windows */
             windows: components["schemas"]["WindowStats"][];
         };
-        /** Overview */
+        /**
+         * Overview
+         * @example {
+         *       "appointments": {
+         *         "data": [],
+         *         "error": null,
+         *         "fetched_at": "2026-03-16T01:35:00.405Z",
+         *         "status": "ok"
+         *       },
+         *       "generated_at": "2026-03-16T01:35:01.502Z",
+         *       "licence_points": {
+         *         "data": null,
+         *         "error": "ADAPTER_TIMEOUT",
+         *         "fetched_at": null,
+         *         "status": "unavailable"
+         *       },
+         *       "medical_insurance": {
+         *         "data": {
+         *           "balance": "3215.40",
+         *           "status": "正常参保",
+         *           "year_spent": "418.60"
+         *         },
+         *         "error": null,
+         *         "fetched_at": "2026-03-16T01:20:41.007Z",
+         *         "status": "stale"
+         *       },
+         *       "provident_fund": {
+         *         "data": {
+         *           "account_no": "34018768121334",
+         *           "balance": "23771.10",
+         *           "deposit_base": "12000.00",
+         *           "last_deposit_month": "2026-02",
+         *           "monthly_deposit": "1200.00",
+         *           "name": "张三",
+         *           "status": "正常"
+         *         },
+         *         "error": null,
+         *         "fetched_at": "2026-03-16T01:35:00.398Z",
+         *         "status": "ok"
+         *       },
+         *       "social_security": {
+         *         "data": {
+         *           "medical_balance": "3215.40",
+         *           "pension_balance": "86420.00",
+         *           "unemployment_months": 0
+         *         },
+         *         "error": null,
+         *         "fetched_at": "2026-03-16T01:35:00.412Z",
+         *         "status": "ok"
+         *       },
+         *       "traffic_violations": {
+         *         "data": null,
+         *         "error": "ADAPTER_TIMEOUT",
+         *         "fetched_at": null,
+         *         "status": "unavailable"
+         *       }
+         *     }
+         */
         Overview: {
             appointments: components["schemas"]["OverviewSection"];
             /**
@@ -2168,6 +2675,42 @@ export interface components {
         /**
          * Problem
          * @description RFC 9457 problem details, as every error response of this API.
+         * @example {
+         *       "code": "TOKEN_INVALID",
+         *       "detail": "token expired",
+         *       "request_id": "6e43a28eb5cb07a17984c18065effc97",
+         *       "status": 401,
+         *       "title": "登录凭证无效或已过期",
+         *       "type": "https://api.hefeitong.gov.cn/problems/token-invalid"
+         *     }
+         * @example {
+         *       "code": "VALIDATION_FAILED",
+         *       "detail": "Invalid fields: phone",
+         *       "errors": [
+         *         {
+         *           "location": [
+         *             "body",
+         *             "phone"
+         *           ],
+         *           "message": "手机号码格式不正确 / not a valid mainland mobile number",
+         *           "type": "phone_number"
+         *         }
+         *       ],
+         *       "request_id": "56a21fd516f951c0deeab03f408f6e15",
+         *       "status": 422,
+         *       "title": "请求参数校验失败",
+         *       "type": "https://api.hefeitong.gov.cn/problems/validation-failed"
+         *     }
+         * @example {
+         *       "code": "ASSURANCE_LEVEL_TOO_LOW",
+         *       "current_level": 1,
+         *       "detail": "This service needs assurance level L2 (L2 实名认证); the caller has L1",
+         *       "request_id": "0f9d3c2b7a6e4d1c8b5a4f3e2d1c0b9a",
+         *       "required_level": 2,
+         *       "status": 403,
+         *       "title": "身份认证等级不足",
+         *       "type": "https://api.hefeitong.gov.cn/problems/assurance-level-too-low"
+         *     }
          */
         Problem: {
             /**
@@ -2310,7 +2853,13 @@ export interface components {
             /** Name Zh */
             name_zh: string;
         };
-        /** RatingCreate */
+        /**
+         * RatingCreate
+         * @example {
+         *       "comment": "一次都没跑，第二天就到账了。",
+         *       "score": 5
+         *     }
+         */
         RatingCreate: {
             /** Comment */
             comment?: string | null;
@@ -2320,7 +2869,14 @@ export interface components {
              */
             score: number;
         };
-        /** RatingOut */
+        /**
+         * RatingOut
+         * @example {
+         *       "comment": "一次都没跑，第二天就到账了。",
+         *       "created_at": "2026-03-17T12:03:44Z",
+         *       "score": 5
+         *     }
+         */
         RatingOut: {
             /** Comment */
             comment: string | null;
@@ -2346,7 +2902,7 @@ export interface components {
             /**
              * Id Number
              * @description 居民身份证号码（GB 11643）/ national ID number
-             * @example 34010419900307201X
+             * @example 340104199003072019
              */
             id_number: string;
             /**
@@ -2396,7 +2952,12 @@ export interface components {
              */
             resolution: string;
         };
-        /** RefreshRequest */
+        /**
+         * RefreshRequest
+         * @example {
+         *       "refresh_token": "DCMNHFe5dW40AlRPfb-oaVVELFaV8IxQOmqD8vfE5dQ"
+         *     }
+         */
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
@@ -2415,7 +2976,13 @@ export interface components {
             /** Name Zh */
             name_zh: string;
         };
-        /** ReviewDecision */
+        /**
+         * ReviewDecision
+         * @example {
+         *       "decision": "approve",
+         *       "opinion": "材料齐全，符合租房提取条件。"
+         *     }
+         */
         ReviewDecision: {
             /**
              * Decision
@@ -2437,7 +3004,120 @@ export interface components {
             /** Opinion */
             opinion: string | null;
         };
-        /** ServiceDetail */
+        /**
+         * ServiceDetail
+         * @example {
+         *       "adapter": {
+         *         "id": "provident_fund",
+         *         "operation": "withdrawal_apply"
+         *       },
+         *       "application": {
+         *         "form_schema": {
+         *           "additionalProperties": false,
+         *           "properties": {
+         *             "bank_account": {
+         *               "maxLength": 19,
+         *               "pattern": "^[0-9]{16,19}$",
+         *               "title": "收款银行账号",
+         *               "type": "string"
+         *             },
+         *             "lease_end": {
+         *               "format": "date",
+         *               "title": "租赁结束日期",
+         *               "type": "string"
+         *             },
+         *             "lease_start": {
+         *               "format": "date",
+         *               "title": "租赁开始日期",
+         *               "type": "string"
+         *             },
+         *             "monthly_rent": {
+         *               "maximum": 100000,
+         *               "minimum": 0,
+         *               "title": "月租金（元）",
+         *               "type": "number"
+         *             },
+         *             "rental_address": {
+         *               "maxLength": 200,
+         *               "title": "租赁地址",
+         *               "type": "string"
+         *             },
+         *             "withdrawal_frequency": {
+         *               "enum": [
+         *                 "按月提取",
+         *                 "按季提取",
+         *                 "按年提取"
+         *               ],
+         *               "title": "提取方式",
+         *               "type": "string"
+         *             }
+         *           },
+         *           "required": [
+         *             "rental_address",
+         *             "monthly_rent",
+         *             "lease_start",
+         *             "lease_end",
+         *             "bank_account"
+         *           ],
+         *           "type": "object"
+         *         },
+         *         "materials": [
+         *           {
+         *             "code": "id-card",
+         *             "e_license": "id_card",
+         *             "name_en": "Resident ID card",
+         *             "name_zh": "居民身份证"
+         *           },
+         *           {
+         *             "code": "lease-contract",
+         *             "e_license": null,
+         *             "name_en": "Housing lease contract",
+         *             "name_zh": "房屋租赁合同"
+         *           }
+         *         ],
+         *         "promised_days": 1,
+         *         "review_departments": [
+         *           "hf-hpf"
+         *         ],
+         *         "statutory_days": 3,
+         *         "trips": 0
+         *       },
+         *       "citywide": true,
+         *       "code": "hpf-withdrawal-rent",
+         *       "degraded": false,
+         *       "department": {
+         *         "code": "hf-hpf",
+         *         "name_en": "Hefei Housing Provident Fund Management Center",
+         *         "name_zh": "合肥住房公积金管理中心"
+         *       },
+         *       "domain": "housing",
+         *       "keywords": [
+         *         "租房",
+         *         "提取",
+         *         "公积金付房租"
+         *       ],
+         *       "kind": "application",
+         *       "life_events": [
+         *         "moving-house"
+         *       ],
+         *       "min_level": 2,
+         *       "name_en": "Provident fund withdrawal for rent",
+         *       "name_zh": "租房提取住房公积金",
+         *       "regions": [
+         *         "340102",
+         *         "340103",
+         *         "340104",
+         *         "340111",
+         *         "340121",
+         *         "340122",
+         *         "340123",
+         *         "340124",
+         *         "340181"
+         *       ],
+         *       "summary_en": "Employees who rent and own no home in Hefei can withdraw provident fund monthly or yearly to pay rent.",
+         *       "summary_zh": "在本市无自有住房且租房居住的职工，按月或按年提取住房公积金支付房租。"
+         *     }
+         */
         ServiceDetail: {
             adapter: components["schemas"]["AdapterBinding"] | null;
             application: components["schemas"]["ApplicationTerms"] | null;
@@ -2488,7 +3168,44 @@ export interface components {
             /** Summary Zh */
             summary_zh: string;
         };
-        /** ServicePage */
+        /**
+         * ServicePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "citywide": true,
+         *           "code": "hpf-balance-query",
+         *           "degraded": false,
+         *           "department": {
+         *             "code": "hf-hpf",
+         *             "name_en": "Hefei Housing Provident Fund Management Center",
+         *             "name_zh": "合肥住房公积金管理中心"
+         *           },
+         *           "domain": "housing",
+         *           "kind": "query",
+         *           "min_level": 2,
+         *           "name_en": "Housing provident fund balance",
+         *           "name_zh": "住房公积金余额查询",
+         *           "regions": [
+         *             "340102",
+         *             "340103",
+         *             "340104",
+         *             "340111",
+         *             "340121",
+         *             "340122",
+         *             "340123",
+         *             "340124",
+         *             "340181"
+         *           ],
+         *           "summary_en": "Check your provident fund balance, contribution base and status.",
+         *           "summary_zh": "查询个人住房公积金账户余额、缴存基数和缴存状态。"
+         *         }
+         *       ],
+         *       "page": 1,
+         *       "page_size": 1,
+         *       "total": 46
+         *     }
+         */
         ServicePage: {
             /** Items */
             items: components["schemas"]["ServiceSummary"][];
@@ -2532,7 +3249,37 @@ export interface components {
             /** Summary Zh */
             summary_zh: string;
         };
-        /** ServiceSummary */
+        /**
+         * ServiceSummary
+         * @example {
+         *       "citywide": true,
+         *       "code": "hpf-balance-query",
+         *       "degraded": false,
+         *       "department": {
+         *         "code": "hf-hpf",
+         *         "name_en": "Hefei Housing Provident Fund Management Center",
+         *         "name_zh": "合肥住房公积金管理中心"
+         *       },
+         *       "domain": "housing",
+         *       "kind": "query",
+         *       "min_level": 2,
+         *       "name_en": "Housing provident fund balance",
+         *       "name_zh": "住房公积金余额查询",
+         *       "regions": [
+         *         "340102",
+         *         "340103",
+         *         "340104",
+         *         "340111",
+         *         "340121",
+         *         "340122",
+         *         "340123",
+         *         "340124",
+         *         "340181"
+         *       ],
+         *       "summary_en": "Check your provident fund balance, contribution base and status.",
+         *       "summary_zh": "查询个人住房公积金账户余额、缴存基数和缴存状态。"
+         *     }
+         */
         ServiceSummary: {
             /**
              * Citywide
@@ -2603,7 +3350,12 @@ export interface components {
              */
             last_used_at: string;
         };
-        /** SmsCodeRequest */
+        /**
+         * SmsCodeRequest
+         * @example {
+         *       "phone": "13812341234"
+         *     }
+         */
         SmsCodeRequest: {
             /**
              * Phone
@@ -2612,7 +3364,13 @@ export interface components {
              */
             phone: string;
         };
-        /** SmsCodeSent */
+        /**
+         * SmsCodeSent
+         * @example {
+         *       "expires_in": 300,
+         *       "resend_after": 60
+         *     }
+         */
         SmsCodeSent: {
             /**
              * Expires In
@@ -2625,7 +3383,15 @@ export interface components {
              */
             resend_after: number;
         };
-        /** SmsLogin */
+        /**
+         * SmsLogin
+         * @example {
+         *       "client": "app",
+         *       "code": "123456",
+         *       "device": "iPhone 15 / 合肥通 3.2",
+         *       "phone": "13812341234"
+         *     }
+         */
         SmsLogin: {
             /**
              * Client
@@ -2707,14 +3473,33 @@ export interface components {
          * @enum {string}
          */
         Status: "draft" | "submitted" | "accepted" | "in_review" | "supplement_required" | "approved" | "rejected" | "completed" | "withdrawn";
-        /** SupplementRequest */
+        /**
+         * SupplementRequest
+         * @example {
+         *       "missing": [
+         *         "房屋租赁合同（需出租人签字盖章）"
+         *       ],
+         *       "note": "请上传签字盖章后的租赁合同扫描件。"
+         *     }
+         */
         SupplementRequest: {
             /** Missing */
             missing: string[];
             /** Note */
             note?: string | null;
         };
-        /** SupplementSubmission */
+        /**
+         * SupplementSubmission
+         * @example {
+         *       "materials": [
+         *         {
+         *           "code": "lease-contract",
+         *           "upload_id": "019cf443-a5c0-705e-a3da-8caa0069fb7b"
+         *         }
+         *       ],
+         *       "note": "已补充盖章的租赁合同。"
+         *     }
+         */
         SupplementSubmission: {
             /**
              * Form
@@ -2744,7 +3529,16 @@ export interface components {
             /** To Status */
             to_status: string;
         };
-        /** TokenPair */
+        /**
+         * TokenPair
+         * @example {
+         *       "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6IjAxOWNmMWEwLTBjMDAtN2E1MS04ZTBiLTNjNGQ1ZTZmN2E4MSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2FwaS5oZWZlaXRvbmcuZ292LmNuIiwic3ViIjoiMDE5Y2Y0NDItNmQ0MC03ZTQxLTlmZjEtZmEzYWVmMWEzMjQ5IiwiYXVkIjoiaGVmZWl0b25nLWFwcCIsImlhdCI6MTc3MzYyNDU5NSwiZXhwIjoxNzczNjI1NDk1LCJqdGkiOiIwMTljZjQ0My05MjQwLTdjMTItYjNhOC00N2U1ZDBjOWYxYTIiLCJ0eXAiOiJhY2Nlc3MiLCJsdmwiOjIsInNpZCI6IjAxOWNmNDQzLTkyMzgtNzAzZS04OGYxLWJiNzZkOTIwYmI4MyIsImF1dGhfdGltZSI6MTc3MzYyNDU5NX0.YFv1fvIczyQMICENlUbIun_MiDa_m3aL-8OW8066oFNHBpf2KNJ3C4EHmdo5ZpqOu1XUpyyIxIToRtLx9Xj_kg",
+         *       "expires_in": 900,
+         *       "refresh_token": "DCMNHFe5dW40AlRPfb-oaVVELFaV8IxQOmqD8vfE5dQ",
+         *       "session_id": "019cf443-9238-703e-88f1-bb76d920bb83",
+         *       "token_type": "Bearer"
+         *     }
+         */
         TokenPair: {
             /** Access Token */
             access_token: string;
@@ -2767,12 +3561,25 @@ export interface components {
              */
             token_type: "Bearer";
         };
-        /** TripRecord */
+        /**
+         * TripRecord
+         * @example {
+         *       "reason": "现场核验租赁合同原件"
+         *     }
+         */
         TripRecord: {
             /** Reason */
             reason: string;
         };
-        /** UploadOut */
+        /**
+         * UploadOut
+         * @example {
+         *       "content_type": "application/pdf",
+         *       "id": "019cf443-a5c0-705e-a3da-8caa0069fb7b",
+         *       "sha256": "b544a7686d1186680a9d8f24ff542b00d8ae60da4dd2613a38f6292a8337cc37",
+         *       "size": 482133
+         *     }
+         */
         UploadOut: {
             /** Content Type */
             content_type: string;
