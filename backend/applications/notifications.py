@@ -24,6 +24,7 @@ from backend.applications.clock import utcnow
 from backend.applications.models import Application, Message, OutboxEvent
 from backend.applications.poller import CatalogSource, poll_once
 from backend.applications.service import OUTBOX_CHANNEL
+from backend.background import one_pass
 from backend.identity.models import Citizen
 from backend.identity.service import Identity
 
@@ -163,36 +164,32 @@ async def _deliver_forever(
 
     async def listen() -> None:
         while True:
-            try:
+            with one_pass(log, "outbox_wake_up_lost", warning=True):
                 async with identity.kv.subscribe(OUTBOX_CHANNEL) as announcements:
                     wake.set()  # subscribed: look once for what came before
                     async for _ in announcements:
                         wake.set()
-            except Exception:
-                log.warning("outbox_wake_up_lost")
-                await asyncio.sleep(interval)
+            await asyncio.sleep(interval)  # the subscription was lost: try again later
 
     listener = asyncio.create_task(listen())
     try:
         while True:
             wake.clear()
-            try:
+            with one_pass(log, "outbox_pass_failed"):
                 while await deliver_pending(sessions, identity):
                     pass  # a full batch: there may be more
-            except Exception:
-                log.exception("outbox_pass_failed")
+            # Not asyncio.wait_for: on 3.11 it can swallow a cancellation (background.py).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await wake.wait()
     finally:
         listener.cancel()
 
 
-async def _every(interval: float, failure: str, one_pass: Callable[[], Awaitable[object]]) -> None:
-    """Run ``one_pass`` every ``interval`` seconds; a failed pass is logged, never fatal."""
+async def _every(interval: float, failure: str, work: Callable[[], Awaitable[object]]) -> None:
+    """Run ``work`` every ``interval`` seconds; a failed pass is logged, never fatal."""
     while True:
         started = time.monotonic()
-        try:
-            await one_pass()
-        except Exception:
-            log.exception(failure)
+        with one_pass(log, failure):
+            await work()
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.background import one_pass
 from backend.catalog.service import CatalogSnapshot, read_snapshot, stored_revision
 
 log = structlog.get_logger("hefeitong.catalog")
@@ -54,10 +55,8 @@ class CatalogStore:
     async def _watch(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            try:
+            with one_pass(log, "catalog_refresh_failed"):
                 await self.refresh_if_changed()
-            except Exception:
-                log.exception("catalog_refresh_failed")
 
     async def stop(self) -> None:
         if self._task:

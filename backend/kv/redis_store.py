@@ -14,6 +14,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
+from backend.background import stop_if_requested
 from backend.kv.base import (
     KVError,
     KVUnavailable,
@@ -240,6 +241,8 @@ class _RedisSubscription:
                     msg = await self._pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=self._poll_interval
                     )
+                # redis-py can swallow a cancellation under its timeout (background.py).
+                stop_if_requested()
             if msg is not None and msg["type"] == "message":
                 channel: bytes = msg["channel"]
                 return channel.decode()[self._prefix_len :], bytes(msg["data"])

@@ -35,6 +35,7 @@ from typing import Any, Final, Literal
 import structlog
 from pydantic import BaseModel, Field
 
+from backend.background import one_pass
 from backend.gateway.probe import ProbeResult, probe
 from backend.kv import KV
 from backend.providers.service import AdapterNotFound
@@ -77,17 +78,6 @@ def percentile_ms(bins: dict[int, int], q: float) -> float | None:
         if seen >= rank:
             return round(bin_estimate_ms(index), 3)
     raise AssertionError("unreachable: rank never exceeds the total")
-
-
-def _stop_requested() -> bool:
-    """Whether this task was cancelled, even if the CancelledError never arrived.
-
-    redis-py (8.1, Python 3.11) can swallow a cancellation that lands while a command waits
-    under its socket timeout: the command returns normally and the loop would sleep on.
-    Background loops check this after their KV work, so stopping them never hangs.
-    """
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def _bucket_key(adapter_id: str, bucket: int) -> str:
@@ -256,12 +246,8 @@ class HealthRecorder:
     async def flush_forever(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            try:
+            with one_pass(log, "health_flush_failed"):
                 await self.flush()
-            except Exception:
-                log.exception("health_flush_failed")
-            if _stop_requested():
-                raise asyncio.CancelledError
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -400,12 +386,9 @@ class OpenBreakers:
 
     async def refresh_forever(self, interval: float) -> None:
         while True:
-            try:
+            # A failure keeps the last known set; the next round tries again.
+            with one_pass(log, "open_breakers_refresh_failed"):
                 await self.refresh()
-            except Exception:  # keep the last known set; the next round tries again
-                log.warning("open_breakers_refresh_failed", exc_info=True)
-            if _stop_requested():
-                raise asyncio.CancelledError
             await asyncio.sleep(interval)
 
 
@@ -464,16 +447,9 @@ async def probe_forever(
     """
     while True:
         await asyncio.sleep(interval)
-        try:
-            if kv is not None and not await kv.set(
-                "hlth:probe-round", b"1", ttl=interval * 0.9, nx=True
-            ):
-                continue
-            await probe_once(invoker, registry, timeout=timeout)
-        except Exception:
-            log.exception("adapter_probe_round_failed")
-        if _stop_requested():
-            raise asyncio.CancelledError
+        with one_pass(log, "adapter_probe_round_failed"):
+            if kv is None or await kv.set("hlth:probe-round", b"1", ttl=interval * 0.9, nx=True):
+                await probe_once(invoker, registry, timeout=timeout)
 
 
 # --- lifespan --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.background import one_pass
 from backend.identity.pii import PiiCipher
 from backend.kv import KV
 from backend.providers.models import AdaptersRevision, AdapterVersion, Provider, ProviderAdapter
@@ -120,21 +121,17 @@ class AdapterSync:
 
     async def _listen(self) -> None:
         while True:
-            try:
+            with one_pass(log, "adapters_announcement_lost", warning=True):
                 async with self._kv.subscribe(ADAPTERS_CHANNEL) as announcements:
                     async for _ in announcements:
                         await self.refresh()
-            except Exception:
-                log.warning("adapters_announcement_lost")
-                await asyncio.sleep(1)
+            await asyncio.sleep(1)  # the subscription was lost: try again shortly
 
     async def _poll(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            try:
+            with one_pass(log, "adapters_refresh_failed"):
                 await self.refresh()
-            except Exception:
-                log.exception("adapters_refresh_failed")
 
     async def stop(self) -> None:
         for task in self._tasks:
