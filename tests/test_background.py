@@ -13,19 +13,23 @@ from backend.background import one_pass
 log = structlog.get_logger("test")
 
 
-async def _loop(work: Callable[[], Awaitable[None]], passes: list[int]) -> None:
+async def _loop(
+    work: Callable[[], Awaitable[None]], passes: list[int], second_pass: asyncio.Event
+) -> None:
     while len(passes) < 300:  # so that a failing test ends instead of hanging
         with one_pass(log, "test_pass_failed"):
             passes.append(1)
+            if len(passes) == 2:
+                second_pass.set()
             await work()
         await asyncio.sleep(0.01)
 
 
 async def _stops_when_cancelled(work: Callable[[], Awaitable[None]]) -> list[int]:
     passes: list[int] = []
-    task = asyncio.create_task(_loop(work, passes))
-    while len(passes) < 2:  # a few passes in, one of them under way
-        await asyncio.sleep(0.01)
+    second_pass = asyncio.Event()
+    task = asyncio.create_task(_loop(work, passes, second_pass))
+    await second_pass.wait()  # cancelled while the second pass is under way
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=2)
     assert task in done, "the loop ignored its cancellation"
