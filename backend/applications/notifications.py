@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.clock import utcnow
 from backend.applications.models import Application, Message, OutboxEvent
-from backend.applications.poller import CatalogSource, poll_once
+from backend.applications.poller import CatalogSource, poll_round
 from backend.applications.service import OUTBOX_CHANNEL
 from backend.background import one_pass
 from backend.identity.models import Citizen
@@ -148,7 +148,9 @@ async def run_worker(
                 _every(
                     poll_interval,
                     "poll_pass_failed",
-                    lambda: poll_once(sessions, identity.invoker, catalog.snapshot),
+                    lambda: poll_round(
+                        identity.kv, sessions, identity.invoker, catalog.snapshot, poll_interval
+                    ),
                 )
             )
 

@@ -36,7 +36,8 @@ supplement_required nothing but trips is applied, and a department still saying
 need_more after the citizen answered is not asked again (its round is counted). A
 department that is down, answers garbage or does not know the number is logged and
 skipped; each application is caught up in its own transaction, under a row lock so
-two workers polling at once apply a step once.
+two workers polling at once apply a step once. Workers take turns (``poll_round``): one
+poll per interval for the whole deployment, so a department is not asked once per worker.
 
 Limits: the platform's trip count includes trips recorded through the provider API by
 co-reviewing departments, and a department that asks twice between two polls is seen
@@ -62,9 +63,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.applications import processing
 from backend.applications.models import Application, Review, TimelineEntry
 from backend.applications.state_machine import Status
+from backend.background import claim_round
 from backend.catalog.schemas import ServiceDetail
 from backend.catalog.service import CatalogSnapshot
 from backend.errors import AppError
+from backend.kv import KV
 from integrations.base import AdapterError, AdapterRegistry, Caller, RequestRejected
 from integrations.invoker import Invoker
 
@@ -232,6 +235,20 @@ async def poll_once(
     outcomes = await asyncio.gather(*(bounded(t) for t in targets))
     _report(targets, outcomes)
     return outcomes.count(Outcome.CHANGED)
+
+
+async def poll_round(
+    kv: KV,
+    sessions: async_sessionmaker[AsyncSession],
+    invoker: Invoker,
+    catalog: CatalogSnapshot,
+    interval: float,
+) -> int | None:
+    """``poll_once`` if this worker claims this interval's round, else None: the departments
+    are asked once per interval however many workers run."""
+    if not await claim_round(kv, "department-poll", interval):
+        return None
+    return await poll_once(sessions, invoker, catalog)
 
 
 async def _open_applications(

@@ -35,7 +35,7 @@ from typing import Any, Final, Literal
 import structlog
 from pydantic import BaseModel, Field
 
-from backend.background import one_pass
+from backend.background import claim_round, one_pass
 from backend.gateway.probe import ProbeResult, probe
 from backend.kv import KV
 from backend.providers.service import AdapterNotFound
@@ -448,7 +448,7 @@ async def probe_forever(
     while True:
         await asyncio.sleep(interval)
         with one_pass(log, "adapter_probe_round_failed"):
-            if kv is None or await kv.set("hlth:probe-round", b"1", ttl=interval * 0.9, nx=True):
+            if kv is None or await claim_round(kv, "adapter-probe", interval):
                 await probe_once(invoker, registry, timeout=timeout)
 
 

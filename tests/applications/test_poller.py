@@ -24,6 +24,7 @@ from backend.applications.poller import (
     Step,
     next_step,
     poll_once,
+    poll_round,
     query_only_services,
 )
 from backend.applications.state_machine import Status
@@ -249,6 +250,22 @@ async def test_the_worker_polls_on_its_own_interval(
         worker.cancel()
         with pytest.raises(asyncio.CancelledError):
             await worker
+
+
+async def test_workers_take_turns_one_poll_per_interval(
+    app_client: tuple[FastAPI, httpx.AsyncClient], sandbox: SandboxHandle
+) -> None:
+    app, client = app_client
+    citizen, submitted = await apply(client, sandbox, "poll-round")
+    await department(sandbox, submitted["number"], state="REVIEWING")
+    state = app.state
+    shared = (state.identity.kv, state.sessions, state.identity.invoker, state.catalog.snapshot)
+    # Two workers sharing the KV store reach the round at once: one asks the department.
+    rounds = await asyncio.gather(poll_round(*shared, 30.0), poll_round(*shared, 30.0))
+    assert sorted(rounds, key=str) == [1, None]
+    assert (await seen(client, citizen, submitted["id"]))["status"] == "in_review"
+    # The round is taken until the next interval, whoever asks.
+    assert await poll_round(*shared, 30.0) is None
 
 
 # --- the mapping alone ----------------------------------------------------------------------
