@@ -52,6 +52,9 @@ class OperationInfo:
     cache_ttl: float = 0.0
     probe_safe: bool = False
     probe_params: Mapping[str, Any] = field(default_factory=dict)
+    # Changes whenever the operation's definition does (a published adapter version that maps
+    # the answer differently), so answers cached under the old definition are not served.
+    revision: str = ""
 
 
 @runtime_checkable

@@ -40,6 +40,10 @@ class SpecAdapter:
     def operations(self) -> Mapping[str, OperationInfo]:
         return self._operations
 
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
     async def aclose(self) -> None:
         return None  # the transport is shared and closed by its owner
 

@@ -8,6 +8,7 @@ any of that is refused whole with a ``SpecError``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -192,6 +193,13 @@ def _optional(source: str | None) -> Expression | None:
     return compile_expression(source) if source else None
 
 
+def _revision(definition: Mapping[str, Any]) -> str:
+    """A digest of the operation's whole definition (defaults applied): the same in every
+    worker that loaded the same spec, different once anything about the call changes."""
+    canonical = json.dumps(definition, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def _compile_operation(
     name: str, op: Mapping[str, Any], defaults: Mapping[str, Any]
 ) -> OperationSpec:
@@ -220,6 +228,7 @@ def _compile_operation(
         cache_ttl=float(op.get("cache_ttl", 0)),
         probe_safe=bool(op.get("probe_safe", False)),
         probe_params=op.get("probe_params", {}),
+        revision=_revision(merged | {"response": response}),
     )
     return OperationSpec(
         info=info,

@@ -43,10 +43,13 @@ class CachedAnswer:
         return now - self.stored_at < ttl
 
 
-def cache_key(subject: str, adapter: str, operation: str, params: Mapping[str, Any]) -> str:
+def cache_key(
+    subject: str, adapter: str, operation: str, revision: str, params: Mapping[str, Any]
+) -> str:
+    """One caller's answer to one call of one definition of the operation (``revision``)."""
     canonical = json.dumps(params, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
-    return f"gw:{subject}:{adapter}:{operation}:{digest}"
+    return f"gw:{subject}:{adapter}:{operation}:{revision}:{digest}"
 
 
 def now_iso() -> str:

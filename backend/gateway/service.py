@@ -172,9 +172,8 @@ class Gateway:
         if not (info.idempotent and info.cache_ttl > 0):
             data = await self._call(adapter_id, operation, params, caller, deadline)
             return Answer(encode_data(data), now_iso(), "miss")
-        key = cache_key(
-            f"{caller.subject}|{caller.acting_for or ''}", adapter_id, operation, params
-        )
+        subject = f"{caller.subject}|{caller.acting_for or ''}"
+        key = cache_key(subject, adapter_id, operation, info.revision, params)
         cached = await self.cache.get(key)
         if cached is not None and cached.is_fresh(info.cache_ttl, time.time()):
             return Answer(cached.data_json, cached.fetched_at, "hit")
