@@ -37,7 +37,7 @@ EXAMPLE_TOKEN = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.e30.c2lnbmF
 EXAMPLE_APPLICATION_ID = "0193c0de-5a1e-7cc1-9b1a-2f6e1d7c8a90"
 EXAMPLE_REFRESH_TOKEN = "Zk1wR3h6bE5fY2pVb2RhX3ZyT0p3b2pWd2l4"
 EXAMPLE_PHONE = "13800138000"
-EXAMPLE_LICENCE_NO = "340104199003072011"
+EXAMPLE_LICENCE_NO = "SFZ0000000000000000001"  # the e-license library's ID card
 
 # The services both clients' journeys use, as their screens know them.
 QUERY_SERVICE = "hpf-balance-query"  # 住房公积金余额查询, needs L2

@@ -45,6 +45,11 @@ Values = dict[str, Any]
 Handler = Callable[..., Awaitable[Values]]
 
 
+def _licences(id_number: str) -> dict[str, str]:
+    """The citizen's licences in the sandbox e-license library, by type."""
+    return {lic["licenceType"]: lic["licenceNo"] for lic in data.licences(id_number)}
+
+
 class ProviderStates:
     def __init__(self, app: FastAPI, api: httpx.AsyncClient, sandbox: SandboxHandle) -> None:
         self.app = app
@@ -128,12 +133,7 @@ class ProviderStates:
 
     async def real_name(self) -> Values:
         citizen = await self.signed_in(level=2)
-        id_card = next(
-            licence["licenceNo"]
-            for licence in data.licences(citizen["id_number"])
-            if licence["licenceType"] == "id_card"
-        )
-        return citizen | {"licence_no": id_card}
+        return citizen | {"licence_no": _licences(citizen["id_number"])["id_card"]}
 
     async def expired_token(self) -> Values:
         citizen = await self.signed_in()
@@ -173,10 +173,7 @@ class ProviderStates:
         e-license library holds attached by reference."""
         citizen = await self.real_name()
         service = next(s for s in CATALOG.services if s.code == service_code)
-        licences = {
-            licence["licenceType"]: licence["licenceNo"]
-            for licence in data.licences(citizen["id_number"])
-        }
+        licences = _licences(citizen["id_number"])
         materials = [
             {"code": m.code, "licence_no": licences[m.e_license]}
             for m in service.materials or []
