@@ -31,6 +31,9 @@ class AppError(Exception):
     code: ClassVar[str] = "INTERNAL_ERROR"
     title_zh: ClassVar[str] = "服务器内部错误"
     title_en: ClassVar[str] = "Internal server error"
+    # Response headers the problem may carry, as OpenAPI header objects (clients act on
+    # them: Retry-After for a countdown, WWW-Authenticate to refresh the token).
+    headers_doc: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(
         self,
@@ -289,10 +292,22 @@ def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]
     every: tuple[type[AppError], ...] = (*errors, ValidationFailed)
     for err in every:
         by_status.setdefault(err.status, []).append(err)
-    return {
-        status: {
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, errs in sorted(by_status.items()):
+        response: dict[str, Any] = {
             "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             "description": "; ".join(f"`{e.code}`: {e.title_en} / {e.title_zh}" for e in errs),
         }
-        for status, errs in sorted(by_status.items())
+        headers = {name: dict(doc) for e in errs for name, doc in e.headers_doc.items()}
+        if headers:
+            response["headers"] = headers
+        responses[status] = response
+    return responses
+
+
+RETRY_AFTER_DOC: Mapping[str, Mapping[str, Any]] = {
+    "Retry-After": {
+        "description": "几秒后可以重试 / Seconds to wait before trying again (RFC 9110)",
+        "schema": {"type": "integer", "minimum": 1},
     }
+}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backend.errors import AppError
+from backend.errors import RETRY_AFTER_DOC, AppError
 
 
 class ApplicationNotFound(AppError):
@@ -43,6 +43,7 @@ class IdempotencyInFlight(AppError):
     code = "IDEMPOTENCY_IN_FLIGHT"
     title_zh = "相同的申请正在提交中"
     title_en = "The same submission is still being processed"
+    headers_doc = RETRY_AFTER_DOC
 
 
 class IdempotencyKeyRequired(AppError):

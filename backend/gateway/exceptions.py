@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import AppError
+from backend.errors import RETRY_AFTER_DOC, AppError
 
 
 class AdapterTimeoutProblem(AppError):
@@ -17,6 +17,7 @@ class AdapterUnavailableProblem(AppError):
     code = "ADAPTER_UNAVAILABLE"
     title_zh = "部门系统暂时不可用"
     title_en = "The department's system is temporarily unavailable"
+    headers_doc = RETRY_AFTER_DOC
 
 
 class AdapterBadResponseProblem(AppError):

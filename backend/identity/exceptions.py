@@ -1,6 +1,19 @@
 from __future__ import annotations
 
-from backend.errors import AppError
+from collections.abc import Mapping
+from typing import Any
+
+from backend.errors import RETRY_AFTER_DOC, AppError
+
+BEARER_CHALLENGE_DOC: Mapping[str, Mapping[str, Any]] = {
+    "WWW-Authenticate": {
+        "description": (
+            'Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge'
+            ' (RFC 6750): with `error="invalid_token"`, refresh the token and retry'
+        ),
+        "schema": {"type": "string"},
+    }
+}
 
 
 class AuthenticationRequired(AppError):
@@ -29,6 +42,7 @@ class InvalidToken(AppError):
     code = "TOKEN_INVALID"
     title_zh = "登录凭证无效或已过期"
     title_en = "Invalid or expired token"
+    headers_doc = BEARER_CHALLENGE_DOC
 
 
 class OtpInvalid(AppError):
@@ -64,6 +78,7 @@ class RateLimited(AppError):
     code = "RATE_LIMITED"
     title_zh = "操作过于频繁，请稍后再试"
     title_en = "Too many requests; try again later"
+    headers_doc = RETRY_AFTER_DOC
 
 
 class SessionNotFound(AppError):

@@ -3894,6 +3894,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3961,6 +3963,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4023,6 +4027,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4072,6 +4078,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4125,6 +4133,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4196,6 +4206,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4261,6 +4273,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4312,6 +4326,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4372,6 +4388,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4422,6 +4440,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4485,6 +4505,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4512,6 +4534,8 @@ export interface operations {
             /** @description `IDEMPOTENCY_IN_FLIGHT`: The same submission is still being processed / 相同的申请正在提交中 */
             409: {
                 headers: {
+                    /** @description 几秒后可以重试 / Seconds to wait before trying again (RFC 9110) */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4552,6 +4576,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4605,6 +4631,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4663,6 +4691,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4725,6 +4755,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4783,6 +4815,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4843,6 +4877,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4987,6 +5023,8 @@ export interface operations {
             /** @description `RATE_LIMITED`: Too many requests; try again later / 操作过于频繁，请稍后再试 */
             429: {
                 headers: {
+                    /** @description 几秒后可以重试 / Seconds to wait before trying again (RFC 9110) */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5056,6 +5094,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5092,6 +5132,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5185,6 +5227,8 @@ export interface operations {
             /** @description `RATE_LIMITED`: Too many requests; try again later / 操作过于频繁，请稍后再试 */
             429: {
                 headers: {
+                    /** @description 几秒后可以重试 / Seconds to wait before trying again (RFC 9110) */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5499,6 +5543,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5548,6 +5594,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5586,6 +5634,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5633,6 +5683,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5675,6 +5727,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5726,6 +5780,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5783,6 +5839,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5825,6 +5883,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5875,6 +5935,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5913,6 +5975,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5963,6 +6027,8 @@ export interface operations {
             /** @description `AUTHENTICATION_REQUIRED`: Authentication required / 请先登录; `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6012,6 +6078,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6054,6 +6122,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6101,6 +6171,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6139,6 +6211,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6186,6 +6260,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6237,6 +6313,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6304,6 +6382,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6365,6 +6445,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6423,6 +6505,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6485,6 +6569,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6553,6 +6639,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6616,6 +6704,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6675,6 +6765,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6742,6 +6834,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6813,6 +6907,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6884,6 +6980,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6955,6 +7053,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7026,6 +7126,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7091,6 +7193,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7129,6 +7233,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7180,6 +7286,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7229,6 +7337,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7273,6 +7383,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7329,6 +7441,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7380,6 +7494,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7436,6 +7552,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7586,6 +7704,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7631,6 +7751,8 @@ export interface operations {
             /** @description `ADAPTER_UNAVAILABLE`: The department's system is temporarily unavailable / 部门系统暂时不可用 */
             503: {
                 headers: {
+                    /** @description 几秒后可以重试 / Seconds to wait before trying again (RFC 9110) */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7675,6 +7797,8 @@ export interface operations {
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
             401: {
                 headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -352,3 +352,22 @@ def test_problem_examples_use_real_codes() -> None:
     used = [e["code"] for e in _examples_of(problem)]
     used += _examples_of(problem["properties"]["code"])
     assert used and set(used) <= codes, sorted(set(used) - codes)
+
+
+# --- headers the clients act on ----------------------------------------------------------
+
+
+def test_the_headers_clients_act_on_are_declared() -> None:
+    """A 429 says when to retry; a 401 for a bearer token carries the challenge that tells
+    the app to refresh. Both are in the document wherever those answers are."""
+    missing = []
+    for label, operation in operations():
+        for status, response in operation.get("responses", {}).items():
+            declared = response.get("headers", {})
+            description = response.get("description", "")
+            if status == "429" and "Retry-After" not in declared:
+                missing.append(f"{label} → 429 without Retry-After")
+            if "`TOKEN_INVALID`" in description and "WWW-Authenticate" not in declared:
+                missing.append(f"{label} → {status} without WWW-Authenticate")
+    assert not missing, "\n".join(missing)
+    assert any("429" in op.get("responses", {}) for _, op in operations())
