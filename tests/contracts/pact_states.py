@@ -34,8 +34,8 @@ from backend.identity.service import Identity
 from backend.identity.tokens import TokenService
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import department_token, fill
-from tests.gateway.helpers import CATALOG
-from tests.identity.helpers import latest_code, new_phone
+from tests.gateway.helpers import CATALOG, SandboxAdmin
+from tests.identity.helpers import latest_code, new_phone, platform_code
 
 STATE_PATH = "/pact-states"
 # Where the provider-state setup asks for SMS codes from: not the verifier's address.
@@ -207,37 +207,25 @@ class ProviderStates:
 
     async def provident_fund_down(self) -> Values:
         citizen = await self.real_name()
-        fault = {"error_rate": 1.0, "status": 503}
-        url = f"{self.sandbox.urls['provident_fund']}/__sandbox/faults"
-        async with httpx.AsyncClient() as client:
-            (await client.put(url, json=fault)).raise_for_status()
+        await SandboxAdmin(self.sandbox).fault("provident_fund", error_rate=1.0, status=503)
         return citizen
 
     async def provident_fund_up(self) -> None:
-        async with httpx.AsyncClient() as client:
-            url = f"{self.sandbox.urls['provident_fund']}/__sandbox/faults"
-            (await client.delete(url)).raise_for_status()
+        await SandboxAdmin(self.sandbox).clear("provident_fund")
         # The outage opened the adapter's breaker: the department is back for the next
         # interaction once the breaker lets a call through again, as it would in production.
         await asyncio.sleep(self.app.state.settings.breaker_open_seconds)
 
     # --- mini-program -----------------------------------------------------------------
 
-    async def _wechat_code(self, user: str) -> str:
-        url = f"{self.sandbox.urls['mini_program']}/__sandbox/mini-program/codes"
-        async with httpx.AsyncClient() as client:
-            response = await client.post(url, json={"platform": "wechat", "user": user})
-        response.raise_for_status()
-        return str(response.json()["code"])
-
     async def _binding_ticket(self, user: str) -> str:
-        body = {"platform": "wechat", "code": await self._wechat_code(user)}
+        body = {"platform": "wechat", "code": await platform_code(self.sandbox, "wechat", user)}
         pending = await self.api.post("/v1/auth/login/mini-program", json=body)
         assert pending.status_code == 200 and not pending.json()["bound"], pending.text
         return str(pending.json()["binding_ticket"])
 
     async def unbound_wechat_user(self) -> Values:
-        return {"code": await self._wechat_code(f"pact-{uuid.uuid4()}")}
+        return {"code": await platform_code(self.sandbox, "wechat", f"pact-{uuid.uuid4()}")}
 
     async def waiting_for_phone(self) -> Values:
         ticket = await self._binding_ticket(f"pact-{uuid.uuid4()}")
@@ -250,4 +238,4 @@ class ProviderStates:
         bind = {"binding_ticket": ticket, "phone": sms["phone"], "code": sms["code"]}
         bound = await self.api.post("/v1/auth/login/mini-program/bind", json=bind)
         assert bound.status_code == 200, bound.text
-        return {"code": await self._wechat_code(user)}
+        return {"code": await platform_code(self.sandbox, "wechat", user)}

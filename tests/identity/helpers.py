@@ -40,6 +40,17 @@ async def sign_in(
     return tokens
 
 
+async def platform_code(sandbox: SandboxHandle, platform: str, user: str) -> str:
+    """A one-time login code from the sandbox WeChat/Alipay platform for this user."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{sandbox.urls['mini_program']}/__sandbox/mini-program/codes",
+            json={"platform": platform, "user": user},
+        )
+    response.raise_for_status()
+    return str(response.json()["code"])
+
+
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 

@@ -7,16 +7,7 @@ import uuid
 import httpx
 
 from integrations.sandbox import SandboxHandle
-from tests.identity.helpers import bearer, latest_code, new_phone
-
-
-async def _platform_code(sandbox: SandboxHandle, platform: str, user: str) -> str:
-    async with httpx.AsyncClient() as client:
-        response = await client.post(
-            f"{sandbox.urls['mini_program']}/__sandbox/mini-program/codes",
-            json={"platform": platform, "user": user},
-        )
-    return str(response.json()["code"])
+from tests.identity.helpers import bearer, latest_code, new_phone, platform_code
 
 
 async def _login(client: httpx.AsyncClient, platform: str, code: str) -> httpx.Response:
@@ -29,7 +20,7 @@ async def test_first_login_binds_by_phone_then_code_login_goes_straight_in(
     client: httpx.AsyncClient, sandbox: SandboxHandle
 ) -> None:
     user = f"wx-user-{uuid.uuid4()}"
-    first = await _login(client, "wechat", await _platform_code(sandbox, "wechat", user))
+    first = await _login(client, "wechat", await platform_code(sandbox, "wechat", user))
     assert first.status_code == 200, first.text
     pending = first.json()
     assert pending["bound"] is False and pending["tokens"] is None
@@ -50,7 +41,7 @@ async def test_first_login_binds_by_phone_then_code_login_goes_straight_in(
     sessions = (await client.get("/v1/me/sessions", headers=bearer(bound.json()))).json()
     assert sessions["items"][0]["client"] == "mini_program"
 
-    again = await _login(client, "wechat", await _platform_code(sandbox, "wechat", user))
+    again = await _login(client, "wechat", await platform_code(sandbox, "wechat", user))
     result = again.json()
     assert result["bound"] is True
     assert (await client.get("/v1/me", headers=bearer(result["tokens"]))).json()["id"] == me["id"]
@@ -67,7 +58,7 @@ async def test_first_login_binds_by_phone_then_code_login_goes_straight_in(
 async def test_used_code_is_the_platforms_refusal(
     client: httpx.AsyncClient, sandbox: SandboxHandle
 ) -> None:
-    code = await _platform_code(sandbox, "wechat", f"wx-{uuid.uuid4()}")
+    code = await platform_code(sandbox, "wechat", f"wx-{uuid.uuid4()}")
     assert (await _login(client, "wechat", code)).status_code == 200
     reused = await _login(client, "wechat", code)
     assert reused.status_code == 422
@@ -75,7 +66,7 @@ async def test_used_code_is_the_platforms_refusal(
 
 
 async def test_alipay_code_login(client: httpx.AsyncClient, sandbox: SandboxHandle) -> None:
-    code = await _platform_code(sandbox, "alipay", f"ali-{uuid.uuid4()}")
+    code = await platform_code(sandbox, "alipay", f"ali-{uuid.uuid4()}")
     response = await _login(client, "alipay", code)
     assert response.status_code == 200, response.text
     assert response.json()["bound"] is False
