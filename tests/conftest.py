@@ -11,10 +11,12 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,6 +29,8 @@ from backend.app import create_app
 from backend.kv import KV, MemoryKV, RedisKV
 from backend.settings import Settings
 from integrations.sandbox import DEPARTMENTS, SandboxHandle, start_sandbox_thread
+
+T = TypeVar("T")
 
 REDIS_URL = os.environ.get("HEFEITONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
@@ -131,13 +135,19 @@ async def drop_postgres_database(database_url: str) -> None:
         await conn.close()
 
 
+def run_sync(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from synchronous code, even inside the tests' event loop
+    (fixtures resolved by ``request.getfixturevalue`` from an async fixture are)."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, work).result()
+
+
 @pytest.fixture(scope="session")
 def postgres_database(postgres_url: str) -> Iterator[str]:
     """One PostgreSQL database for the session, migrated and seeded by the first app start."""
-    name = f"hft_test_{uuid.uuid4().hex[:10]}"
-    url = asyncio.run(create_postgres_database(postgres_url, name))
+    url = run_sync(create_postgres_database(postgres_url, f"hft_test_{uuid.uuid4().hex[:10]}"))
     yield url
-    asyncio.run(drop_postgres_database(url))
+    run_sync(drop_postgres_database(url))
 
 
 # --- the app ------------------------------------------------------------------------
@@ -200,7 +210,8 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
 
 @pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path, sandbox: SandboxHandle) -> Settings:
-    """Settings for each deployment shape: embedded default, and PostgreSQL with Redis."""
+    """Settings of an app of the test's own, for each deployment shape: embedded default, and
+    PostgreSQL with Redis. Most tests share one app instead (``app_client``)."""
     if request.param == "embedded":
         return make_settings(tmp_path, None, None, sandbox)
     return make_settings(
@@ -211,10 +222,64 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, sandbox: SandboxHan
     )
 
 
+@dataclass
+class SharedApp:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def shared_app(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sandbox: SandboxHandle,
+) -> AsyncIterator[SharedApp]:
+    """One running app per deployment shape for the whole run.
+
+    Starting an app (migrations, catalog, search index, keys) costs 1-2 s against the
+    0.02-0.1 s most tests take, so tests share it and stay apart by their data: their own
+    citizens, phones and clients, and a clean KV store and breakers (``app_client``).
+    """
+    tmp_path = tmp_path_factory.mktemp(f"app-{request.param.replace('+', '-')}")
+    if request.param == "embedded":
+        settings = make_settings(tmp_path, None, None, sandbox)
+    else:
+        settings = make_settings(
+            tmp_path,
+            request.getfixturevalue("postgres_database"),
+            request.getfixturevalue("redis_url"),
+            sandbox,
+        )
+    async with running_app(settings) as (app, client):
+        yield SharedApp(app, client, settings)
+
+
+async def forget_transient_state(app: FastAPI) -> None:
+    """What one test leaves in the shared app's KV store and breakers, gone for the next.
+
+    The KV store holds only short-lived state (cached answers, breaker counts, rate-limit
+    windows, one-time codes, idempotency claims); the database keeps everything that lasts,
+    and tests are kept apart there by their own data.
+    """
+    settings: Settings = app.state.settings
+    kv = app.state.kv
+    await app.state.identity.limits.reset()
+    if isinstance(kv, MemoryKV):
+        kv.clear()
+    else:
+        assert settings.redis_url is not None
+        await drop_namespace(settings.redis_url, settings.kv_namespace)
+    invoker = app.state.gateway.invoker
+    for adapter_id in invoker.registry.ids():
+        await invoker.breaker(adapter_id).reset()
+
+
 @pytest.fixture
-async def app_client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    async with running_app(settings) as pair:
-        yield pair
+async def app_client(shared_app: SharedApp) -> tuple[FastAPI, httpx.AsyncClient]:
+    """The shared app of this backend, with no transient state left by earlier tests."""
+    await forget_transient_state(shared_app.app)
+    return shared_app.app, shared_app.client
 
 
 @pytest.fixture

@@ -30,6 +30,10 @@ class RateLimits:
             storage = redis_storage
         self._limiter = MovingWindowRateLimiter(storage)
 
+    async def reset(self) -> None:
+        """Forget every window (every phone, IP and account starts afresh)."""
+        await self._limiter.storage.reset()
+
     async def hit(self, rules: tuple[RateLimitItem, ...], *keys: str) -> float | None:
         """Count one event; None if every rule allows it, else seconds until it would."""
         for rule in rules:

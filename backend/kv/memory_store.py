@@ -40,6 +40,11 @@ class MemoryKV(_BaseKV):
         self._queue_size = subscriber_queue_size
         self._writes_since_purge = 0
 
+    def clear(self) -> None:
+        """Forget every key (subscriptions stay): a fresh store for whoever shares this one."""
+        self._data.clear()
+        self._writes_since_purge = 0
+
     def _live(self, key: str, now: float) -> tuple[_Value, float | None] | None:
         entry = self._data.get(key)
         if entry is not None and entry[1] is not None and entry[1] <= now:

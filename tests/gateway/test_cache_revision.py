@@ -35,7 +35,10 @@ async def test_a_published_definition_is_not_answered_from_the_old_cache(
     document["operations"]["balance"]["result"] = "data.{balance: balance}"
     registry.register(SpecAdapter(parse_spec(document, {}), current.transport), replace=True)
     app.state.gateway.invoker.forget("provident_fund")
-
-    after = await client.post(INVOKE, json={}, headers=who)
-    assert after.json()["cache"] == "miss"
-    assert after.json()["data"] == {"balance": first.json()["data"]["balance"]}
+    try:
+        after = await client.post(INVOKE, json={}, headers=who)
+        assert after.json()["cache"] == "miss"
+        assert after.json()["data"] == {"balance": first.json()["data"]["balance"]}
+    finally:  # the app is shared: the next test gets the bundled definition back
+        registry.register(current, replace=True)
+        app.state.gateway.invoker.forget("provident_fund")
