@@ -29,6 +29,7 @@ from backend.app import create_app
 from backend.kv import KV, MemoryKV, RedisKV
 from backend.settings import Settings
 from integrations.sandbox import DEPARTMENTS, SandboxHandle, start_sandbox_thread
+from tests.gateway.helpers import SandboxAdmin
 
 T = TypeVar("T")
 
@@ -164,6 +165,15 @@ def sandbox() -> Iterator[SandboxHandle]:
     handle.stop()
 
 
+@pytest.fixture
+async def admin(sandbox: SandboxHandle) -> AsyncIterator[SandboxAdmin]:
+    """The sandbox's admin API; every fault a test switches on is switched off afterwards."""
+    admin = SandboxAdmin(sandbox)
+    await admin.clear_all()
+    yield admin
+    await admin.clear_all()
+
+
 def sandbox_variables(handle: SandboxHandle) -> dict[str, str]:
     """Point every adapter spec's ``${<DEPARTMENT>_BASE_URL}`` at the running sandbox."""
     return {f"{name.upper()}_BASE_URL": url for name, url in handle.urls.items()}
@@ -229,30 +239,55 @@ class SharedApp:
     settings: Settings
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-async def shared_app(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    sandbox: SandboxHandle,
-) -> AsyncIterator[SharedApp]:
-    """One running app per deployment shape for the whole run.
+# Starting an app (migrations, catalog, search index, keys) costs 1-2 s against the 0.02-0.1 s
+# most tests take, so tests share one app per deployment shape for the whole run and stay
+# apart by their data: their own citizens, phones and clients, and an empty KV store and
+# closed breakers at the start of each test (``forget_transient_state``).
 
-    Starting an app (migrations, catalog, search index, keys) costs 1-2 s against the
-    0.02-0.1 s most tests take, so tests share it and stay apart by their data: their own
-    citizens, phones and clients, and a clean KV store and breakers (``app_client``).
-    """
-    tmp_path = tmp_path_factory.mktemp(f"app-{request.param.replace('+', '-')}")
-    if request.param == "embedded":
-        settings = make_settings(tmp_path, None, None, sandbox)
-    else:
-        settings = make_settings(
-            tmp_path,
-            request.getfixturevalue("postgres_database"),
-            request.getfixturevalue("redis_url"),
-            sandbox,
-        )
+
+@pytest.fixture(scope="session")
+async def embedded_session_app(
+    tmp_path_factory: pytest.TempPathFactory, sandbox: SandboxHandle
+) -> AsyncIterator[SharedApp]:
+    settings = make_settings(tmp_path_factory.mktemp("embedded"), None, None, sandbox)
     async with running_app(settings) as (app, client):
         yield SharedApp(app, client, settings)
+
+
+@pytest.fixture(scope="session")
+async def production_session_app(
+    tmp_path_factory: pytest.TempPathFactory,
+    sandbox: SandboxHandle,
+    postgres_database: str,
+    redis_url: str,
+) -> AsyncIterator[SharedApp]:
+    tmp_path = tmp_path_factory.mktemp("production")
+    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
+    async with running_app(settings) as (app, client):
+        yield SharedApp(app, client, settings)
+
+
+@pytest.fixture
+async def embedded_app(embedded_session_app: SharedApp) -> SharedApp:
+    """The shared app of the embedded default (SQLite, in-process KV), fresh for this test."""
+    await forget_transient_state(embedded_session_app.app)
+    return embedded_session_app
+
+
+@pytest.fixture
+async def production_app(production_session_app: SharedApp) -> SharedApp:
+    """The shared app of the production shape (PostgreSQL, Redis), fresh for this test."""
+    await forget_transient_state(production_session_app.app)
+    return production_session_app
+
+
+@pytest.fixture(params=BACKENDS)
+def shared_app(request: pytest.FixtureRequest) -> SharedApp:
+    """The shared app of each deployment shape in turn."""
+    app: SharedApp = request.getfixturevalue(
+        "embedded_app" if request.param == "embedded" else "production_app"
+    )
+    return app
 
 
 async def forget_transient_state(app: FastAPI) -> None:
@@ -276,9 +311,8 @@ async def forget_transient_state(app: FastAPI) -> None:
 
 
 @pytest.fixture
-async def app_client(shared_app: SharedApp) -> tuple[FastAPI, httpx.AsyncClient]:
-    """The shared app of this backend, with no transient state left by earlier tests."""
-    await forget_transient_state(shared_app.app)
+def app_client(shared_app: SharedApp) -> tuple[FastAPI, httpx.AsyncClient]:
+    """The shared app of each backend and its client."""
     return shared_app.app, shared_app.client
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from backend.cli import app as cli_app
 from backend.settings import get_settings
 from integrations.sandbox import DEFAULT_PORTS, SandboxHandle, data
 from tests.conftest import sandbox_variables
+from tests.servers import free_port
 
 runner = CliRunner()
 
@@ -160,15 +160,10 @@ def test_adapters_check_probes_every_department(
     get_settings.cache_clear()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
+@pytest.mark.slow
 def test_serve_runs_the_embedded_default_over_real_http(tmp_path: Path) -> None:
     """What the README's first command gives a user: a server with the catalog loaded."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEFEITONG_")} | {
         "HEFEITONG_VAR_DIR": str(tmp_path / "var")
     }

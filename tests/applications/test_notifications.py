@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
-from pathlib import Path
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
-from backend.app import create_app
 from backend.applications.notifications import deliver_pending, run_worker
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import as_department, department_token, fill, submit
-from tests.conftest import make_settings
 from tests.identity.helpers import bearer, sign_in_real_name
+from tests.servers import listening
 
 CODE = "maternal-health-handbook"
 
@@ -126,47 +122,35 @@ async def test_a_committed_change_wakes_the_worker(
             await worker
 
 
-async def test_live_events_stream(tmp_path: Path, sandbox: SandboxHandle) -> None:
+async def test_live_events_stream(
+    app_client: tuple[FastAPI, httpx.AsyncClient], sandbox: SandboxHandle
+) -> None:
+    app, _ = app_client
     # Over a real HTTP server: the in-memory ASGI transport buffers whole responses.
-    app = create_app(make_settings(tmp_path, None, None, sandbox))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
-        await asyncio.sleep(0.05)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            citizen = await sign_in_real_name(
-                client, sandbox, data.make_id_no(f"sse-{uuid.uuid4()}")
-            )
-            received: list[str] = []
-            connected = asyncio.Event()
+    async with (
+        listening(app, lifespan="off") as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
+        citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"sse-{uuid.uuid4()}"))
+        received: list[str] = []
+        connected = asyncio.Event()
 
-            async def listen() -> None:
-                async with client.stream("GET", "/v1/me/events", headers=bearer(citizen)) as stream:
-                    async for line in stream.aiter_lines():
-                        received.append(line)
-                        connected.set()  # the ": connected" comment: subscription is live
-                        if line.startswith("data:"):
-                            return
+        async def listen() -> None:
+            async with client.stream("GET", "/v1/me/events", headers=bearer(citizen)) as stream:
+                async for line in stream.aiter_lines():
+                    received.append(line)
+                    connected.set()  # the ": connected" comment: subscription is live
+                    if line.startswith("data:"):
+                        return
 
-            listener = asyncio.create_task(listen())
-            await asyncio.wait_for(connected.wait(), 5)
-            await client.post(
-                "/v1/applications",
-                json={"service_code": CODE, "form": fill(CODE)},
-                headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
-            )
-            await deliver_pending(app.state.sessions, app.state.identity)
-            await asyncio.wait_for(listener, 5)
-        assert "event: application" in received
-        assert '"status": "submitted"' in received[-1]
-    finally:
-        server.should_exit = True
-        await serving
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        listener = asyncio.create_task(listen())
+        await asyncio.wait_for(connected.wait(), 5)
+        await client.post(
+            "/v1/applications",
+            json={"service_code": CODE, "form": fill(CODE)},
+            headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
+        )
+        await deliver_pending(app.state.sessions, app.state.identity)
+        await asyncio.wait_for(listener, 5)
+    assert "event: application" in received
+    assert '"status": "submitted"' in received[-1]

@@ -50,6 +50,9 @@ from tests.conftest import (
 )
 from tests.identity.helpers import latest_code, new_phone
 
+# Thousands of generated requests: ~1 minute. `make test` runs it; `-m 'not slow'` skips it.
+pytestmark = pytest.mark.slow
+
 SEED = int(os.environ.get("HEFEITONG_FUZZ_SEED", "20261102"))
 MAX_EXAMPLES = int(os.environ.get("HEFEITONG_FUZZ_EXAMPLES", "8"))
 # The provider account the fuzz signs in as is this catalog department's; the citizen's

@@ -23,7 +23,7 @@ from integrations.sandbox import SandboxHandle
 from mobile_contracts.consumer import PROVIDER, pact_file
 from tests.conftest import make_settings
 from tests.contracts.pact_states import STATE_PATH, ProviderStates
-from tests.providers.helpers import listening, serving
+from tests.servers import listening, serving
 
 # The pact library's usage report is an HTTP call to the internet; CI has none.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")

@@ -59,8 +59,17 @@ class SandboxAdmin:
 
     async def clear(self, department: str) -> None:
         async with httpx.AsyncClient() as client:
-            await client.delete(f"{self.urls[department]}/__sandbox/faults")
-            await client.delete(f"{self.urls[department]}/__sandbox/stats")
+            await self._clear(client, department)
+
+    async def clear_all(self) -> None:
+        """Every department without faults, its request counts back to zero."""
+        async with httpx.AsyncClient() as client:
+            for department in self.urls:
+                await self._clear(client, department)
+
+    async def _clear(self, client: httpx.AsyncClient, department: str) -> None:
+        await client.delete(f"{self.urls[department]}/__sandbox/faults")
+        await client.delete(f"{self.urls[department]}/__sandbox/stats")
 
     async def requests(self, department: str, route: str | None = None) -> int:
         async with httpx.AsyncClient() as client:

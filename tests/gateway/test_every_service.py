@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
-from integrations.sandbox import SandboxHandle, data
-from tests.conftest import make_settings, running_app
+from integrations.sandbox import data
+from tests.conftest import SharedApp
 from tests.gateway.helpers import CATALOG, citizen, invoke
 
 H001_DEPARTMENT = data.departments("H001")[0]["deptId"]
@@ -40,13 +35,8 @@ def sample_params(adapter: str, operation: str, who: str) -> dict[str, Any]:
     return samples.get((adapter, operation), {})
 
 
-@pytest.fixture
-async def embedded(tmp_path: Path, sandbox: SandboxHandle) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(make_settings(tmp_path, None, None, sandbox)) as (_, client):
-        yield client
-
-
-async def test_every_catalog_service_is_invocable(embedded: httpx.AsyncClient) -> None:
+async def test_every_catalog_service_is_invocable(embedded_app: SharedApp) -> None:
+    embedded = embedded_app.client
     outcomes: dict[str, str] = {}
     for service in CATALOG.services:
         who = citizen(f"every-{service.code}")

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.settings import Settings
-from integrations.sandbox import SandboxHandle, data
-from tests.conftest import make_settings, running_app
+from integrations.sandbox import data
+from tests.conftest import SharedApp, running_app
 from tests.gateway.helpers import SandboxAdmin, citizen, invoke, service_for
 
 BALANCE = service_for("provident_fund", "balance").code
@@ -81,14 +80,14 @@ async def test_breaker_opens_after_threshold_and_closes_after_recovery(
 
 
 async def test_breaker_state_is_shared_between_instances(
-    tmp_path: Path, redis_url: str, postgres_database: str, sandbox: SandboxHandle,
-    admin: SandboxAdmin,
-) -> None:  # fmt: skip
-    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
-    second = Settings(**{**settings.model_dump(), "var_dir": tmp_path / "second"})
+    tmp_path: Path, production_app: SharedApp, admin: SandboxAdmin
+) -> None:
+    # A second worker of the same deployment (database, Redis namespace) with its own files.
+    second = production_app.settings.model_copy(update={"var_dir": tmp_path / "second"})
     code = service_for("transit", "parking").code
     await admin.fault("transit", error_rate=1.0, status=502)
-    async with running_app(settings) as (_, worker_a), running_app(second) as (_, worker_b):
+    worker_a = production_app.client
+    async with running_app(second) as (_, worker_b):
         for i in range(3):
             assert (await invoke(worker_a, code, citizen(f"shared-{i}"))).status_code == 503
         calls = await admin.requests("transit")

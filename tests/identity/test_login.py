@@ -55,16 +55,14 @@ async def test_codes_are_single_use_and_die_after_five_wrong_tries(
 
 
 async def test_sms_answers_alike_for_known_and_unknown_phones(
-    tmp_path: Path, sandbox: SandboxHandle
+    client: httpx.AsyncClient, sandbox: SandboxHandle
 ) -> None:
     # (Tests run with a loose per-phone limit, so the known phone can get a second code.)
-    settings = make_settings(tmp_path, None, None, sandbox)
-    async with running_app(settings) as (_, client):
-        known = (await sign_in(client, sandbox))["phone"]
-        answers = []
-        for phone in (known, new_phone()):
-            response = await client.post("/v1/auth/sms-codes", json={"phone": phone})
-            answers.append((response.status_code, response.json()))
+    known = (await sign_in(client, sandbox))["phone"]
+    answers = []
+    for phone in (known, new_phone()):
+        response = await client.post("/v1/auth/sms-codes", json={"phone": phone})
+        answers.append((response.status_code, response.json()))
     assert answers[0] == answers[1] == (202, {"expires_in": 300, "resend_after": 60})
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from integrations.sandbox import SandboxHandle
-from tests.conftest import make_settings, running_app
+from tests.conftest import SharedApp, running_app
 from tests.identity.helpers import bearer, new_phone, sign_in
 
 
 async def test_revocation_reaches_another_instance(
-    tmp_path: Path, redis_url: str, postgres_database: str, sandbox: SandboxHandle
+    production_app: SharedApp, sandbox: SandboxHandle
 ) -> None:
     # Two workers of one deployment: same database, Redis namespace and signing keys.
-    settings = make_settings(tmp_path, postgres_database, redis_url, sandbox)
-    async with running_app(settings) as (_, worker_a), running_app(settings) as (_, worker_b):
+    worker_a = production_app.client
+    async with running_app(production_app.settings) as (_, worker_b):
         phone = new_phone()
         phone_1 = await sign_in(worker_a, sandbox, phone, device="phone")
         tablet = await sign_in(worker_a, sandbox, phone, device="tablet")

@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,10 @@ from playwright.async_api import async_playwright
 from integrations.sandbox import SandboxHandle
 from tests.conftest import sandbox_variables
 from tests.identity.helpers import latest_code, new_phone
+from tests.servers import free_port
+
+# Starts a server process and Chromium: ~20 s.
+pytestmark = pytest.mark.slow
 
 CALLBACK = "https://wsbs.example.gov.cn/oidc/callback"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -34,12 +37,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -57,7 +54,7 @@ def server(tmp_path: Path, sandbox: SandboxHandle) -> Iterator[tuple[str, str, s
     ).stdout  # fmt: skip
     client_id = re.search(r"client_id: (\S+)", created).group(1)  # type: ignore[union-attr]
     secret = re.search(r"client_secret: (\S+)", created).group(1)  # type: ignore[union-attr]
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "backend.main:app", "--port", str(port)],
         env=env | {"HEFEITONG_TOKEN_ISSUER": f"http://127.0.0.1:{port}"},

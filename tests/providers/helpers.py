@@ -1,56 +1,19 @@
-"""Shared by the provider tests: real servers for app instances, specs, tokens."""
+"""Shared by the provider tests: specs, tokens, waiting for what workers pick up."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
-from starlette.types import ASGIApp
 
-from backend.app import create_app
 from backend.identity.clients import ADMIN_SCOPE, create_client
-from backend.settings import Settings
 from tests.providers.novel_department import API_KEY
 
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@asynccontextmanager
-async def listening(app: ASGIApp) -> AsyncIterator[str]:
-    """An ASGI app behind a real uvicorn server on a free port; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """One app instance behind a real uvicorn server, and a client of it."""
-    app = create_app(settings)
-    async with listening(app) as url, httpx.AsyncClient(base_url=url, timeout=15) as client:
-        yield app, client
 
 
 async def admin_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:

@@ -48,16 +48,6 @@ async def registry(sandbox: SandboxHandle) -> AsyncIterator[AdapterRegistry]:
     await transport.aclose()
 
 
-@pytest.fixture
-async def admin(sandbox: SandboxHandle) -> AsyncIterator[SandboxAdmin]:
-    admin = SandboxAdmin(sandbox)
-    for department in DEPARTMENTS:
-        await admin.clear(department)
-    yield admin
-    for department in DEPARTMENTS:
-        await admin.clear(department)
-
-
 class Tee:
     """An observer that keeps the exact figures and passes them on to the recorder."""
 

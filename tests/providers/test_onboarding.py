@@ -16,14 +16,9 @@ from sqlmodel import select
 from backend.providers.models import AdapterVersion
 from integrations.sandbox import SandboxHandle, data
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings
-from tests.providers.helpers import (
-    admin_headers,
-    eventually,
-    serving,
-    token_headers,
-    water_spec,
-)
+from tests.providers.helpers import admin_headers, eventually, token_headers, water_spec
 from tests.providers.novel_department import API_KEY, water_utility
+from tests.servers import serving
 
 
 @pytest.fixture
@@ -53,6 +48,7 @@ async def _create_provider(
     return await token_headers(client, credentials["client_id"], credentials["client_secret"])
 
 
+@pytest.mark.slow
 async def test_a_provider_onboards_a_new_department_across_two_instances(
     tmp_path: Path, own_database: str, redis_url: str, sandbox: SandboxHandle
 ) -> None:
