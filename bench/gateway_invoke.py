@@ -38,12 +38,12 @@ HEADERS = {
     "X-Dev-Level": "3",
     "X-Dev-Name": quote("张三"),
 }
-BOOKING_REPLY = {
+BOOKING_REPLY: dict[str, object] = {
     "code": 0,
     "message": "ok",
     "data": {"appointmentId": "A20261126001", "status": "BOOKED", "slotId": "S1"},
 }
-BALANCE_REPLY = {
+BALANCE_REPLY: dict[str, object] = {
     "code": "0000",
     "msg": "success",
     "data": {
@@ -83,7 +83,10 @@ def summarize(results: list[WrkResult]) -> tuple[float, float, float]:
 
 def main(rounds: int, seconds: int, connections: int) -> None:
     booking, balance = service_codes()
-    routes = {"/api/v2/appointments": BOOKING_REPLY, "/openapi/gjj/account/balance": BALANCE_REPLY}
+    routes: dict[str, dict[str, object]] = {
+        "/api/v2/appointments": BOOKING_REPLY,
+        "/openapi/gjj/account/balance": BALANCE_REPLY,
+    }
     results: dict[str, list[WrkResult]] = {k: [] for k in ("proxy", "miss", "constant", "hit")}
     with nginx_upstream(routes) as upstream, tempfile.TemporaryDirectory() as var:
         base = f"http://127.0.0.1:{upstream}"

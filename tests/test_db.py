@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend import db
 from tests.conftest import create_postgres_database, drop_postgres_database
@@ -26,9 +28,9 @@ async def database_url(
     await drop_postgres_database(url)
 
 
-async def _count(sessions: db.async_sessionmaker[db.AsyncSession]) -> int:
+async def _count(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
-        return int((await session.exec(text("SELECT count(*) FROM t"))).one()[0])  # type: ignore[call-overload]
+        return int((await session.execute(text("SELECT count(*) FROM t"))).scalar_one())
 
 
 async def test_a_savepoint_that_is_the_first_write_rolls_back_with_its_request(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -18,7 +19,7 @@ from tests.servers import listening
 CODE = "maternal-health-handbook"
 
 
-async def _inbox(sandbox: SandboxHandle, phone: str) -> list[dict[str, object]]:
+async def _inbox(sandbox: SandboxHandle, phone: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient() as client:
         response = await client.get(
             f"{sandbox.urls['sms']}/__sandbox/sms/inbox", params={"phone": phone}

@@ -116,12 +116,12 @@ def _expected(records: list[dict[str, Any]], start: date, end: date) -> dict[str
             c["applications"] += 1
         # Counted when decided: a rejection later completed counts as the rejection.
         outcome = "rejected" if "rejected" in days else "completed"
-        finished = days.get(outcome)
-        if finished and start <= finished <= end:
+        decided = days.get(outcome)
+        if decided and start <= decided <= end:
             c[outcome] += 1
             c["one_trip"] += outcome == "completed" and r["trips"] <= 1
-            c["on_time"] += finished <= date.fromisoformat(r["due_on"])
-            used = CALENDAR.working_days_between(days["accepted"], finished)
+            c["on_time"] += decided <= date.fromisoformat(r["due_on"])
+            used = CALENDAR.working_days_between(days["accepted"], decided)
             c["working_days"] += used - r["paused_working_days"]
         if r["rating"] and start <= china_day(r["rating"]["created_at"]) <= end:
             c[f"rating_{r['rating']['score']}"] += 1

@@ -24,6 +24,13 @@ def headers(id_number: str, level: int = 3, *, name: str | None = None) -> dict[
     return values
 
 
+def first_department(hospital_id: str) -> str:
+    """The id of the sandbox hospital's first clinical department."""
+    departments = data.departments(hospital_id)
+    assert departments, f"the sandbox has no hospital {hospital_id}"
+    return departments[0]["deptId"]
+
+
 def service_for(adapter: str, operation: str) -> ServiceEntry:
     return next(
         s

@@ -11,7 +11,7 @@ import uuid
 import httpx
 
 from integrations.sandbox import data
-from tests.gateway.helpers import citizen, invoke, service_for
+from tests.gateway.helpers import citizen, first_department, invoke, service_for
 
 
 async def test_provident_fund_signed_json(client: httpx.AsyncClient) -> None:
@@ -116,7 +116,7 @@ async def test_e_license_transit_housing(client: httpx.AsyncClient) -> None:
 
 async def test_hospital_booking_round_trip(client: httpx.AsyncClient) -> None:
     who = citizen(f"patient-{uuid.uuid4()}")  # bookings persist in the sandbox between runs
-    department = data.departments("H001")[0]["deptId"]
+    department = first_department("H001")
     open_slot = next(
         s for s in data.slots(department, data.REFERENCE_DATE) or [] if s["remaining"] > 0
     )

@@ -6,9 +6,9 @@ from typing import Any
 
 from integrations.sandbox import data
 from tests.conftest import SharedApp
-from tests.gateway.helpers import CATALOG, citizen, invoke
+from tests.gateway.helpers import CATALOG, citizen, first_department, invoke
 
-H001_DEPARTMENT = data.departments("H001")[0]["deptId"]
+H001_DEPARTMENT = first_department("H001")
 SLOT = next(s for s in data.slots(H001_DEPARTMENT, data.REFERENCE_DATE) or [] if s["remaining"])
 
 

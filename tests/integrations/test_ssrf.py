@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from integrations.base import AdapterBadResponse, AdapterUnavailable, Caller
 from integrations.http_adapter import SpecAdapter
@@ -176,7 +177,7 @@ async def upstream() -> AsyncIterator[Upstream]:
     state = Upstream(port=0)
 
     @web.middleware
-    async def record(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
         state.seen.append(request.path_qs)
         return await handler(request)
 

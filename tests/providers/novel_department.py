@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 API_KEY = "water-key-2026"
 
@@ -49,7 +50,7 @@ async def water_utility() -> AsyncIterator[WaterUtility]:
     utility: WaterUtility | None = None
 
     @web.middleware
-    async def record(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
         assert utility is not None
         utility.seen.append(request.path)
         return await handler(request)
