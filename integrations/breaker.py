@@ -9,7 +9,8 @@ between closing and opening again; everyone else keeps failing fast meanwhile.
 
 Time comes from an injected ``Clock`` (the backend passes its own; tests move it). The end
 of the open period is stored as a wall-clock instant, not left to the key's expiry, so that
-every worker judges it by its clock: the key still expires with it, as housekeeping.
+every worker judges it by its clock (workers' clocks agree to NTP precision, plenty for a
+period of seconds); the key still expires with it, as housekeeping.
 """
 
 from __future__ import annotations
