@@ -29,6 +29,7 @@ from backend.applications.router import router as applications_router
 from backend.applications.router import uploads_router
 from backend.catalog.router import router as catalog_router
 from backend.catalog.store import CatalogStore
+from backend.clock import Clock, SystemClock
 from backend.errors import Problem, install_error_handlers
 from backend.gateway.cache import AnswerCache
 from backend.gateway.invoke import InvokeFastPath
@@ -68,7 +69,11 @@ ADAPTERS_WATCH_SECONDS = 5.0
 
 
 def build_identity(
-    settings: Settings, kv: KV, invoker: Invoker, sessions: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    kv: KV,
+    invoker: Invoker,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
 ) -> Identity:
     keys = KeyStore(settings.key_dir, publish_retired_for=settings.access_token_ttl + 300)
     # Development generates its first key; production needs `hefeitong keys rotate` run once.
@@ -90,6 +95,7 @@ def build_identity(
         refresh_ttl=settings.refresh_token_ttl,
         passwords=PasswordHash.recommended(),
         sessions=sessions,
+        clock=clock,
     )
 
 
@@ -107,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.effective_database_url
+        # What the breakers, the answer cache and OTP expiry judge time by (see clock.py:
+        # a test moves it for its own task, never for the process).
+        clock = SystemClock()
         if settings.should_auto_migrate:
             await migrate_and_seed(url)
         engine = db.create_engine(url)
@@ -128,13 +137,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 open_seconds=settings.breaker_open_seconds,
             ),
             observer=health_recorder,
+            clock=clock,
         )
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = db.session_factory(engine)
         app.state.kv = kv
-        app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds))
-        app.state.identity = build_identity(settings, kv, invoker, app.state.sessions)
+        app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds, clock))
+        app.state.identity = build_identity(settings, kv, invoker, app.state.sessions, clock)
         app.state.registry = registry
         # Published provider adapters, swapped in on every worker without a restart.
         adapter_sync = AdapterSync(

@@ -55,9 +55,9 @@ from asgi_lifespan import LifespanManager
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.app import create_app
-from backend.applications.clock import today as china_today
 from backend.applications.working_days import WorkingCalendar, seed_years
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
+from backend.clock import today as china_today
 from backend.identity.clients import ADMIN_SCOPE, create_client, issue_client_token
 from backend.identity.pii import PiiCipher
 from backend.migrate import migrate_and_seed

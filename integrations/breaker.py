@@ -1,18 +1,48 @@
 """A circuit breaker per department, its state shared by every worker through the KV store.
 
 States live in three keys (``brk:<id>:fails`` a windowed failure counter,
-``brk:<id>:open`` present while open, ``brk:<id>:half`` set while recovering).
-Successful calls cost no KV round trip: each worker caches the shared state for
-``sync_interval`` seconds, so another worker's opening is seen within that time.
+``brk:<id>:open`` holding the epoch second the open period ends, ``brk:<id>:half`` set
+while recovering). Successful calls cost no KV round trip: each worker caches the shared
+state for ``sync_interval`` seconds, so another worker's opening is seen within that time.
 After the open period one trial call (``brk:<id>:trial``, set-if-absent) decides
 between closing and opening again; everyone else keeps failing fast meanwhile.
+
+Time comes from an injected ``Clock`` (the backend passes its own; tests move it). The end
+of the open period is stored as a wall-clock instant, not left to the key's expiry, so that
+every worker judges it by its clock (workers' clocks agree to NTP precision, plenty for a
+period of seconds); the key still expires with it, as housekeeping.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
+
+
+class Clock(Protocol):
+    """The time the breaker judges by (``backend.clock.SystemClock`` is one)."""
+
+    def time(self) -> float:
+        """Seconds since the epoch: the open period's end is shared between workers."""
+        ...
+
+    def monotonic(self) -> float:
+        """For this worker's own intervals (how long its view of the state is good for)."""
+        ...
+
+
+class _RealTime:
+    """The default when nobody injects a clock: the process's own time, unmoved."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+REAL_TIME: Final[Clock] = _RealTime()
 
 
 class SharedState(Protocol):
@@ -47,36 +77,54 @@ class BreakerOpen(Exception):
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, state: SharedState, policy: BreakerPolicy | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        state: SharedState,
+        policy: BreakerPolicy | None = None,
+        clock: Clock = REAL_TIME,
+    ) -> None:
         self.name = name
         self.policy = policy or BreakerPolicy()
         self._state = state
+        self._clock = clock
         self._keys = {k: f"brk:{name}:{k}" for k in ("fails", "open", "half", "trial")}
-        self._open_until = 0.0
+        self._open_until = 0.0  # epoch seconds, by self._clock.time()
         self._half_open = False
-        self._synced_at = -1e9
+        self._synced_at = -1e9  # by self._clock.monotonic()
 
     @property
     def state(self) -> str:
         """``closed``, ``open`` or ``half_open`` as this worker last saw it."""
-        if time.monotonic() < self._open_until:
+        if self._clock.time() < self._open_until:
             return "open"
         return "half_open" if self._half_open else "closed"
 
     async def sync(self, *, force: bool = False) -> str:
-        now = time.monotonic()
-        if force or now - self._synced_at >= self.policy.sync_interval:
-            remaining = await self._state.ttl(self._keys["open"])
-            self._open_until = now + remaining if remaining else 0.0
+        now = self._clock.monotonic()
+        # A reading from "the future" (a test's moved clock, since put back) is stale too.
+        if force or not 0 <= now - self._synced_at < self.policy.sync_interval:
+            raw = await self._state.get(self._keys["open"])
+            self._open_until = self._parse_until(raw)
             self._half_open = await self._state.get(self._keys["half"]) is not None
             self._synced_at = now
         return self.state
+
+    def _parse_until(self, raw: bytes | None) -> float:
+        if raw is None:
+            return 0.0
+        try:
+            until = float(raw)
+        except ValueError:
+            return 0.0  # not ours: the trial call will settle the state
+        # Never open longer than one period from now, whatever the writer's clock said.
+        return min(until, self._clock.time() + self.policy.open_seconds)
 
     async def before_call(self) -> bool:
         """Raise ``BreakerOpen`` to fail fast; returns True when this call is the trial."""
         state = await self.sync()
         if state == "open":
-            raise BreakerOpen(self._open_until - time.monotonic())
+            raise BreakerOpen(self._open_until - self._clock.time())
         if state == "half_open":
             got_trial = await self._state.set(
                 self._keys["trial"], b"1", ttl=self.policy.trial_timeout, nx=True
@@ -88,7 +136,8 @@ class CircuitBreaker:
 
     async def on_success(self, trial: bool) -> None:
         if trial or self._half_open:
-            await self._state.delete(self._keys["half"], self._keys["fails"], self._keys["trial"])
+            # The open key too: a worker whose clock runs behind the trial's believes it.
+            await self._state.delete(*self._keys.values())
             self._half_open = False
             self._open_until = 0.0
 
@@ -101,12 +150,13 @@ class CircuitBreaker:
             await self._open()
 
     async def _open(self) -> None:
-        await self._state.set(self._keys["open"], b"1", ttl=self.policy.open_seconds)
+        until = self._clock.time() + self.policy.open_seconds
+        await self._state.set(self._keys["open"], repr(until), ttl=self.policy.open_seconds)
         await self._state.set(self._keys["half"], b"1")
         await self._state.delete(self._keys["fails"], self._keys["trial"])
-        self._open_until = time.monotonic() + self.policy.open_seconds
+        self._open_until = until
         self._half_open = True
-        self._synced_at = time.monotonic()
+        self._synced_at = self._clock.monotonic()
 
     async def reset(self) -> None:
         await self._state.delete(*self._keys.values())

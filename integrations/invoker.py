@@ -30,7 +30,14 @@ from integrations.base import (
     OperationInfo,
     RequestRejected,
 )
-from integrations.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker, SharedState
+from integrations.breaker import (
+    REAL_TIME,
+    BreakerOpen,
+    BreakerPolicy,
+    CircuitBreaker,
+    Clock,
+    SharedState,
+)
 
 _log = logging.getLogger("integrations.invoker")
 
@@ -88,10 +95,13 @@ class Invoker:
         concurrency: Mapping[str, int] | None = None,
         default_concurrency: int = 64,
         observer: CallObserver | None = None,
+        clock: Clock = REAL_TIME,
     ) -> None:
         self.registry = registry
         self._observer = observer
         self._state = state
+        # The breakers' clock. Deadlines stay on time.monotonic(): they bound real waits.
+        self._clock = clock
         self._policy = breaker_policy or BreakerPolicy()
         self._concurrency = dict(concurrency or {})
         self._default_concurrency = default_concurrency
@@ -106,7 +116,8 @@ class Invoker:
         if department is None:
             limit = self._concurrency.get(adapter_id, self._default_concurrency)
             department = _Department(
-                CircuitBreaker(adapter_id, self._state, self._policy), asyncio.Semaphore(limit)
+                CircuitBreaker(adapter_id, self._state, self._policy, self._clock),
+                asyncio.Semaphore(limit),
             )
             self._departments[adapter_id] = department
         return department

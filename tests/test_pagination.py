@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -49,7 +50,5 @@ def test_anything_else_is_a_validation_problem(token: str) -> None:
 
 @given(st.text(max_size=200))
 def test_no_string_breaks_the_decoder(token: str) -> None:
-    try:
+    with contextlib.suppress(ValidationFailed):
         Cursor.decode(token)
-    except ValidationFailed:
-        pass

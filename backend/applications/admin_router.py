@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from backend.applications import clock, deadlines, stats
+from backend import clock
+from backend.applications import deadlines, stats
 from backend.applications.models import Application, CalendarYear
 from backend.applications.working_days import load_calendar, year_from_schedule
 from backend.catalog.dependencies import CatalogDep

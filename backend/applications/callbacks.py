@@ -27,7 +27,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from backend.applications import processing
-from backend.applications.clock import utcnow
 from backend.applications.models import Application, WebhookReceipt, WebhookSecret
 from backend.applications.provider_router import (
     Completion,
@@ -36,6 +35,7 @@ from backend.applications.provider_router import (
     TripRecord,
 )
 from backend.catalog.schemas import ServiceDetail
+from backend.clock import utcnow
 from backend.errors import AppError, ValidationFailed
 from backend.identity.pii import PiiCipher
 

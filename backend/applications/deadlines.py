@@ -20,9 +20,9 @@ import math
 from datetime import date
 from typing import Literal
 
-from backend.applications.clock import china_date
 from backend.applications.models import Application
 from backend.applications.working_days import WorkingCalendar
+from backend.clock import china_date
 
 Light = Literal["green", "yellow", "red"]
 WARN_SHARE = 0.8

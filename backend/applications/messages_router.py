@@ -12,9 +12,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from backend.applications.clock import utcnow
 from backend.applications.models import Message
 from backend.applications.notifications import events_channel
+from backend.clock import utcnow
 from backend.db import SessionDep
 from backend.errors import NotFound, problem_responses
 from backend.identity.auth import CurrentCitizen, IdentityDep

@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.applications.clock import utcnow
 from backend.applications.models import Application, Message, OutboxEvent
 from backend.applications.poller import CatalogSource, poll_round
 from backend.applications.service import OUTBOX_CHANNEL
 from backend.background import one_pass
+from backend.clock import utcnow
 from backend.identity.models import Citizen
 from backend.identity.service import Identity
 

@@ -14,13 +14,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications import deadlines
-from backend.applications.clock import china_date, utcnow
 from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
 from backend.applications.models import Application, Review
 from backend.applications.service import add_note, transition
 from backend.applications.state_machine import Actor, IllegalTransition, Status
 from backend.applications.working_days import load_calendar
 from backend.catalog.schemas import ServiceDetail
+from backend.clock import china_date, utcnow
 
 
 def reviewers(service: ServiceDetail) -> list[str]:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict, JsonSchemaExtraCallable
 
-from backend.applications import clock, processing, ratings
+from backend import clock
+from backend.applications import processing, ratings
 from backend.applications.exceptions import (
     ApplicationNotFound,
     NotAReviewer,

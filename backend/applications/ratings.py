@@ -8,7 +8,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications import stats
-from backend.applications.clock import china_date, utcnow
 from backend.applications.exceptions import (
     NotRatable,
     RectificationClosed,
@@ -19,6 +18,7 @@ from backend.applications.service import add_note
 from backend.applications.state_machine import Actor, Status
 from backend.applications.working_days import load_calendar
 from backend.catalog.schemas import ServiceDetail
+from backend.clock import china_date, utcnow
 
 RECTIFY_WITHIN_WORKING_DAYS = 15
 POOR = 2  # 1 (非常不满意) and 2 (不满意) must be rectified

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from backend.applications import clock, deadlines, ratings, service, uploads
-from backend.applications.clock import utcnow
+from backend import clock
+from backend.applications import deadlines, ratings, service, uploads
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -34,6 +34,7 @@ from backend.applications.state_machine import IllegalTransition, Status
 from backend.applications.uploads import UploadEmpty, UploadTooLarge, UploadTypeRefused
 from backend.catalog.dependencies import CatalogDep
 from backend.catalog.exceptions import ServiceNotFound
+from backend.clock import utcnow
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity.auth import CurrentCitizen, IdentityDep

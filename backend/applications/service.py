@@ -14,7 +14,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications import deadlines, stats
-from backend.applications.clock import china_date, today, utcnow
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -46,6 +45,7 @@ from backend.applications.schemas import (
 from backend.applications.state_machine import Actor, Status, check
 from backend.applications.working_days import load_calendar
 from backend.catalog.schemas import ServiceDetail
+from backend.clock import china_date, today, utcnow
 from backend.db import publish_after_commit
 from backend.gateway.service import require_level
 from backend.identity.models import EnterpriseLink

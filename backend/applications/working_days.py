@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import chinese_calendar
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.models import CalendarYear
+from backend.clock import utcnow
 
 # Holidays on the same date every year; the lunar ones (Spring Festival, Qingming,
 # Dragon Boat, Mid-Autumn) and the make-up days cannot be guessed, hence "estimated".
@@ -77,7 +78,7 @@ class WorkingCalendar:
 
 def seed_years() -> list[CalendarYear]:
     """Every year chinese-calendar knows, as rows (holidays and make-up working days)."""
-    now = datetime.now(UTC)
+    now = utcnow()
     by_year: dict[int, CalendarYear] = {}
     for day in sorted(chinese_calendar.holidays):
         # Weekend days inside a holiday period may be listed too; they are off either way.
@@ -122,5 +123,5 @@ def year_from_schedule(
         holidays=[d.isoformat() for d in holidays],
         workdays=[d.isoformat() for d in workdays],
         source=source,
-        updated_at=datetime.now(UTC),
+        updated_at=utcnow(),
     )

@@ -7,6 +7,9 @@ when the department then fails, the last good answer is served marked ``stale``.
 An entry is stored as ``<stored_at>\\n<fetched_at>\\n<data as JSON>`` so a cache hit
 is answered with the stored JSON bytes as they are, without parsing and
 re-serializing the data on the hottest path of the gateway.
+
+Freshness is judged by the cache's clock (the app's, which a test moves to make an answer
+old), never by the KV store's expiry, which only drops entries past their stale period.
 """
 
 from __future__ import annotations
@@ -14,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
 import structlog
 
+from backend.clock import SYSTEM, Clock
 from backend.kv import KV, KVError
 
 log = structlog.get_logger("hefeitong.gateway")
@@ -40,7 +42,9 @@ class CachedAnswer:
     stored_at: float  # epoch seconds
 
     def is_fresh(self, ttl: float, now: float) -> bool:
-        return now - self.stored_at < ttl
+        # Stored "in the future" by more than the ttl (a clock far ahead, or a test's moved
+        # one): not trusted as fresh. A few milliseconds of skew between workers still are.
+        return abs(now - self.stored_at) < ttl
 
 
 def cache_key(
@@ -52,15 +56,16 @@ def cache_key(
     return f"gw:{subject}:{adapter}:{operation}:{revision}:{digest}"
 
 
-def now_iso() -> str:
+def now_iso(clock: Clock = SYSTEM) -> str:
     """UTC now as ISO 8601 with milliseconds and ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class AnswerCache:
-    def __init__(self, kv: KV, stale_seconds: float) -> None:
+    def __init__(self, kv: KV, stale_seconds: float, clock: Clock = SYSTEM) -> None:
         self._kv = kv
         self._stale_seconds = stale_seconds
+        self.clock = clock
 
     async def get(self, key: str) -> CachedAnswer | None:
         try:
@@ -74,7 +79,7 @@ class AnswerCache:
         return CachedAnswer(data_json, fetched_at.decode(), float(stored_at))
 
     async def put(self, key: str, data_json: bytes, ttl: float) -> CachedAnswer:
-        answer = CachedAnswer(data_json, now_iso(), time.time())
+        answer = CachedAnswer(data_json, now_iso(self.clock), self.clock.time())
         entry = f"{answer.stored_at}\n{answer.fetched_at}\n".encode() + data_json
         try:
             await self._kv.set(key, entry, ttl=ttl + self._stale_seconds)

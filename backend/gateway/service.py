@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -141,7 +140,9 @@ class Gateway:
                 "name_en": service.name_en,
                 "summary_en": service.summary_en,
             }
-            return Answer(encode_data(guide), now_iso(), "hit").render(_CATALOG_SOURCE)
+            return Answer(encode_data(guide), now_iso(self.cache.clock), "hit").render(
+                _CATALOG_SOURCE
+            )
         adapter_id, operation = service.adapter.id, service.adapter.operation
         if self._takes_application_type(adapter_id, operation):
             # Shared intake operations learn which matter this is from the catalog code.
@@ -171,11 +172,11 @@ class Gateway:
             raise problem_for(exc) from exc
         if not (info.idempotent and info.cache_ttl > 0):
             data = await self._call(adapter_id, operation, params, caller, deadline)
-            return Answer(encode_data(data), now_iso(), "miss")
+            return Answer(encode_data(data), now_iso(self.cache.clock), "miss")
         subject = f"{caller.subject}|{caller.acting_for or ''}"
         key = cache_key(subject, adapter_id, operation, info.revision, params)
         cached = await self.cache.get(key)
-        if cached is not None and cached.is_fresh(info.cache_ttl, time.time()):
+        if cached is not None and cached.is_fresh(info.cache_ttl, self.cache.clock.time()):
             return Answer(cached.data_json, cached.fetched_at, "hit")
 
         async def refresh() -> Answer:

@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.clock import utcnow
 from backend.identity.keys import KeyStore
 from backend.identity.models import OAuthClient
 from backend.ids import uuid7
@@ -40,8 +41,6 @@ async def create_client(
     department_code: str | None = None,
 ) -> tuple[OAuthClient, str]:
     """A new client and its secret; the secret is shown once and only its hash is kept."""
-    from backend.identity.service import utcnow
-
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     client = OAuthClient(
@@ -98,8 +97,6 @@ def issue_client_token(
 
 async def rotate_secret(db: AsyncSession, client: OAuthClient) -> str:
     """A new secret for the client; the old one stops working at once."""
-    from backend.identity.service import utcnow
-
     secret = secrets.token_urlsafe(32)
     client.secret_hash, client.secret_rotated_at = _hash_secret(secret), utcnow()
     db.add(client)

@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.clock import utcnow
 from backend.errors import AppError
 from backend.identity.models import AuthSession, Citizen, Enterprise, EnterpriseLink
 from backend.identity.schemas import TokenPair
-from backend.identity.service import Identity, utcnow
+from backend.identity.service import Identity
 
 LEGAL_REPRESENTATIVE = "legal_representative"
 AGENT = "agent"

@@ -14,11 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.clock import utcnow
 from backend.identity import otp
 from backend.identity.exceptions import BindingTicketInvalid, OtpInvalid
 from backend.identity.models import MiniProgramBinding
 from backend.identity.schemas import MiniProgramLoginResult, TokenPair
-from backend.identity.service import LOGIN, Identity, utcnow
+from backend.identity.service import LOGIN, Identity
 
 TICKET_TTL = 600.0
 
@@ -56,7 +57,7 @@ async def bind_with_phone(
     if raw is None:
         raise BindingTicketInvalid()
     phone_hash = identity.phone_hash(phone)
-    if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code):
+    if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code, clock=identity.clock):
         raise OtpInvalid()
     if await identity.kv.delete(f"mp-ticket:{ticket}") != 1:
         raise BindingTicketInvalid()  # used by a concurrent request a moment ago

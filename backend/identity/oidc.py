@@ -20,8 +20,9 @@ import jwt
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.clock import utcnow
 from backend.identity.models import Citizen, Consent, OAuthClient
-from backend.identity.service import Identity, utcnow
+from backend.identity.service import Identity
 from backend.ids import uuid7
 
 USERINFO_AUDIENCE = "hefeitong-userinfo"

@@ -153,7 +153,7 @@ async def sign_in(
     except ValueError:
         return HTMLResponse(sign_in_page(request_id, pending.client_name), status_code=422)
     phone_hash = identity.phone_hash(normalized)
-    if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code):
+    if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code, clock=identity.clock):
         page = sign_in_page(request_id, pending.client_name, normalized, "验证码错误或已失效", True)
         return HTMLResponse(page, status_code=401)
     citizen = await identity.citizen_for_phone(db, normalized, phone_hash)

@@ -52,4 +52,8 @@ class RateLimits:
 
     async def _retry_after(self, rule: RateLimitItem, *keys: str) -> float:
         stats = await self._limiter.get_window_stats(rule, *keys)
+        # ``limits`` stamps and judges its windows with the process's own time.time() (in
+        # process for the memory storage; the Redis storage sends that stamp to its Lua
+        # scripts) and takes no clock. The wait is measured on that same clock, not on the
+        # app's, which a test may have moved: these windows are not moved by a test.
         return max(1.0, stats.reset_time - time.time())

@@ -18,12 +18,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from backend import clock
 from integrations.identifiers import (
     CREDIT_CODE_CHARSET,
     credit_code_check_char,
@@ -52,9 +53,6 @@ NAME_INVALID = (
 NAME_MIN_LENGTH = 2
 NAME_MAX_LENGTH = 20
 
-# China has had no daylight saving since 1991, so a fixed offset is exact and needs no tzdata.
-_CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-
 # Chinese input methods produce full-width forms (１３８, ＋, ｘ, the ideographic space);
 # the user typed the right number, so map them to ASCII instead of rejecting it.
 _HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -67,7 +65,7 @@ def _half_width(value: str) -> str:
 
 def china_today() -> date:
     """Today's date in China: a baby born this morning in Hefei is not "in the future" on UTC."""
-    return datetime.now(_CHINA).date()
+    return clock.today()
 
 
 # --- mobile numbers ---------------------------------------------------------------

@@ -16,9 +16,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.catalog.models import CatalogRevision, Department, Domain, Service
+from backend.clock import utcnow
 from backend.errors import AppError, NotFound
 from backend.providers.models import AdapterVersion, Provider, ProviderAdapter, ProviderService
-from backend.providers.service import utcnow
 
 
 class ServiceCodeTaken(AppError):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.clock import utcnow
 from backend.db import publish_after_commit
 from backend.errors import AppError, NotFound
 from backend.identity.clients import create_client
@@ -76,10 +76,6 @@ class PublishWouldBreakServices(AppError):
     code = "PUBLISH_BREAKS_SERVICES"
     title_zh = "该版本缺少已上架服务使用的接口"
     title_en = "This version lacks operations that catalog services are bound to"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def policy_of(provider: Provider) -> HostPolicy:

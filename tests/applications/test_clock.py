@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.applications.clock import travel_to
 from backend.applications.models import CalendarYear
+from backend.clock import travel_to
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import admin_token, as_department, department_token, submit
 from tests.identity.helpers import bearer, sign_in_real_name

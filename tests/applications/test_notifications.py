@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from backend.applications.notifications import deliver_pending, run_worker
+from backend.applications.notifications import deliver_pending, events_channel, run_worker
+from backend.applications.service import OUTBOX_CHANNEL
+from backend.kv import KV
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import as_department, department_token, fill, submit
 from tests.identity.helpers import bearer, sign_in_real_name
@@ -96,26 +99,48 @@ async def test_two_workers_at_once_still_deliver_each_event_once(
     assert [t["params"]["status"] for t in texts] == ["需要补正材料", "需要补正材料"]
 
 
+async def _until_listened_to(kv: KV, channel: str, *, within: float = 10.0) -> None:
+    """Return once someone subscribes to ``channel``.
+
+    Polled, because nothing announces a subscription; each probe is an empty announcement,
+    which a listening worker takes as one more "look at the outbox" (harmless).
+    """
+    async with asyncio.timeout(within):
+        while await kv.publish(channel, b"") == 0:  # noqa: ASYNC110 (no event exists)
+            await asyncio.sleep(0.02)
+
+
+async def _hear_each(messages: AsyncIterator[tuple[str, bytes]], channels: set[str]) -> None:
+    """Return once every one of ``channels`` has carried a (non-empty) message."""
+    async for channel, message in messages:
+        if message:
+            channels.discard(channel)
+        if not channels:
+            return
+
+
 async def test_a_committed_change_wakes_the_worker(
     app_client: tuple[FastAPI, httpx.AsyncClient], sandbox: SandboxHandle
 ) -> None:
     app, client = app_client
+    kv: KV = app.state.kv
     citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"wake-{uuid.uuid4()}"))
+    me = (await client.get("/v1/me", headers=bearer(citizen))).json()
     # A minute between passes: only the announcement through the KV store (Redis in the
     # postgres+redis run) can explain a delivery within seconds.
     worker = asyncio.create_task(run_worker(app.state.sessions, app.state.identity, interval=60))
     try:
-        await asyncio.sleep(0.5)  # subscribed, first pass done
-        await client.post(
-            "/v1/applications",
-            json={"service_code": CODE, "form": fill(CODE)},
-            headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
-        )
-        for _ in range(100):
-            inbox = (await client.get("/v1/me/messages", headers=bearer(citizen))).json()
-            if inbox["unread"]:
-                break
-            await asyncio.sleep(0.1)
+        await _until_listened_to(kv, OUTBOX_CHANNEL)
+        delivered = events_channel(me["id"])  # the worker publishes each delivered event here
+        async with kv.subscribe(OUTBOX_CHANNEL, delivered) as messages:
+            await client.post(
+                "/v1/applications",
+                json={"service_code": CODE, "form": fill(CODE)},
+                headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
+            )
+            # The commit announces itself, and the worker delivers within seconds.
+            await asyncio.wait_for(_hear_each(messages, {OUTBOX_CHANNEL, delivered}), 10)
+        inbox = (await client.get("/v1/me/messages", headers=bearer(citizen))).json()
         assert inbox["unread"] == 1 and inbox["items"][0]["title"] == "申请已提交"
     finally:
         worker.cancel()

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from backend.applications.clock import travel_to
+from backend.clock import travel_to
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import as_department, department_token, submit
 from tests.applications.test_clock import at_ten

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from backend.applications.clock import CHINA, travel_to
 from backend.applications.working_days import WorkingCalendar, seed_years
+from backend.clock import CHINA, travel_to
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import admin_token, as_department, department_token, submit
 from tests.applications.test_clock import at_ten

@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.clock import advance
+from backend.identity.otp import CODE_TTL
 from integrations.sandbox import SandboxHandle, data
 from tests.conftest import make_settings, running_app
 from tests.identity.helpers import bearer, latest_code, new_phone, sign_in
@@ -52,6 +54,26 @@ async def test_codes_are_single_use_and_die_after_five_wrong_tries(
         client.post("/v1/auth/login/sms", json={"phone": phone, "code": code}),
     )
     assert sorted([first.status_code, second.status_code]) == [200, 401]
+
+
+async def test_a_code_expires_after_five_minutes(
+    client: httpx.AsyncClient, sandbox: SandboxHandle
+) -> None:
+    phone = new_phone()
+    await client.post("/v1/auth/sms-codes", json={"phone": phone})
+    code = await latest_code(sandbox, phone)
+    # Five minutes on (for this test's requests only) the code is refused: judged by the
+    # app's clock, not left to the KV store's expiry, which real time has not reached.
+    with advance(CODE_TTL):
+        late = await client.post("/v1/auth/login/sms", json={"phone": phone, "code": code})
+    assert late.status_code == 401
+    assert late.json()["code"] == "OTP_INVALID"
+
+    await client.post("/v1/auth/sms-codes", json={"phone": phone})
+    code = await latest_code(sandbox, phone)
+    with advance(CODE_TTL - 1):  # a second before it expires, it still signs in
+        in_time = await client.post("/v1/auth/login/sms", json={"phone": phone, "code": code})
+    assert in_time.status_code == 200, in_time.text
 
 
 async def test_sms_answers_alike_for_known_and_unknown_phones(

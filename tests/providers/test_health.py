@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -309,21 +309,58 @@ async def test_probe_forever_probes_once_per_interval_and_survives_failures(
             info.probe_params
         ):
             called.append((adapter_id, operation))
-    # Two processes sharing the store: at 1 s both wake, one takes the round, the other skips;
-    # the next round is due at 2 s.
+    # Two processes sharing the store: both wake after the interval, one takes the round,
+    # the other skips it. Both are held at their next round's claim: once both are there,
+    # the first round is over for each of them, and nothing else runs.
+    gate = RoundGate(kv)
     tasks = [
-        asyncio.create_task(probe_forever(invoker, registry, 1.0, timeout=2.0, kv=kv))
+        asyncio.create_task(probe_forever(invoker, registry, 0.5, timeout=2.0, kv=cast(KV, gate)))
         for _ in range(2)
     ]
     try:
-        await asyncio.sleep(1.8)
-        assert not any(t.done() for t in tasks)
+        await asyncio.wait_for(gate.both_held.wait(), 15)
+        assert not any(t.done() for t in tasks)  # a failing department did not end a loop
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    assert sorted(gate.claims) == [False, True]  # the first round went to one process only
     assert sorted((s[0], s[1]) for s in tee.samples) == sorted(called)
     assert [s[2] for s in tee.samples if s[0] == "hospital"] == [False, False]
+
+
+class RoundGate:
+    """The real KV store, watched where the probe claims its rounds (``KV.set``).
+
+    Each process's (task's) first claim goes through to the store and its outcome is
+    recorded; at its second claim the process is held until it is cancelled. Everything
+    else is the store itself.
+    """
+
+    def __init__(self, kv: KV) -> None:
+        self._kv = kv
+        self.claims: list[bool] = []
+        self._claimed: set[asyncio.Task[Any]] = set()
+        self._held: set[asyncio.Task[Any]] = set()
+        self.both_held = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kv, name)
+
+    async def set(
+        self, key: str, value: bytes | str, ttl: float | None = None, *, nx: bool = False
+    ) -> bool:
+        process = asyncio.current_task()
+        assert process is not None
+        if process in self._claimed:
+            self._held.add(process)
+            if len(self._held) == 2:
+                self.both_held.set()
+            await asyncio.Event().wait()  # until cancelled
+        self._claimed.add(process)
+        won = await self._kv.set(key, value, ttl, nx=nx)
+        self.claims.append(won)
+        return won
 
 
 async def test_start_health_sets_state_and_flushes_on_stop(

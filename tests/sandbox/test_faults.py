@@ -12,16 +12,24 @@ import aiohttp
 import pytest
 
 from integrations.sandbox import AsyncSandbox, data
+from integrations.sandbox.faults import STATE
 
 from .helpers import api_key, soap
 
 HOSPITALS = "/api/v2/hospitals"
+HOSPITALS_ROUTE = f"GET {HOSPITALS}"
 
 
 async def _put_faults(http: aiohttp.ClientSession, base: str, faults: dict[str, Any]) -> Any:
     async with http.put(f"{base}/__sandbox/faults", json=faults) as resp:
         assert resp.status == 200, await resp.text()
         return await resp.json()
+
+
+async def _matched(http: aiohttp.ClientSession, base: str) -> int:
+    """How many requests the server's fault configuration has applied to."""
+    async with http.get(f"{base}/__sandbox/faults") as resp:
+        return int((await resp.json())["faults"]["matched"])
 
 
 async def _statuses(http: aiohttp.ClientSession, url: str, n: int, **kw: Any) -> list[int]:
@@ -43,14 +51,16 @@ async def test_latency_per_request_and_per_path(
     assert time.perf_counter() - started >= 0.2
 
     await _put_faults(http, base, {"latency_ms": 150, "path": "/api/v2/reports"})
-    started = time.perf_counter()
     async with http.get(base + HOSPITALS, headers=headers) as resp:
         assert resp.status == 200
-    assert time.perf_counter() - started < 0.15  # outside the fault's path prefix
+    # Outside the fault's path prefix: the server did not apply it (its own count says so,
+    # where a wall-clock upper bound would break on a busy machine).
+    assert await _matched(http, base) == 0
     started = time.perf_counter()
     async with http.get(f"{base}/api/v2/reports?patientIdNo=340104199001011234", headers=headers):
         pass
     assert time.perf_counter() - started >= 0.15
+    assert await _matched(http, base) == 1
 
 
 async def test_error_rate_is_deterministic(
@@ -96,19 +106,27 @@ async def test_hang_times_out_without_blocking_others(
     sandbox: AsyncSandbox, http: aiohttp.ClientSession
 ) -> None:
     base, headers = sandbox.urls["hospital"], api_key("hospital")
+    state = sandbox.apps["hospital"][STATE]
 
     async def hung() -> None:
-        timeout = aiohttp.ClientTimeout(total=0.5)
+        # Generous: the other request must be sent and answered while this one still hangs
+        # (the server would hold it for an hour); the client's timeout is what ends it.
+        timeout = aiohttp.ClientTimeout(total=2)
         hang = {**headers, "X-Sandbox-Fault": "hang"}
         async with http.get(base + HOSPITALS, headers=hang, timeout=timeout):
             pass
 
     task = asyncio.create_task(hung())
-    await asyncio.sleep(0.05)
-    started = time.perf_counter()
+    # Until the server holds the hung request. Polled: the sandbox announces no arrival.
+    async with asyncio.timeout(5):
+        while state.requests[HOSPITALS_ROUTE] < 1:  # noqa: ASYNC110 (no event exists)
+            await asyncio.sleep(0.005)
     async with http.get(base + HOSPITALS, headers=headers) as resp:
         assert resp.status == 200
-    assert time.perf_counter() - started < 0.3
+    # Answered while the hung request is still held: the hang holds up nobody else. (A
+    # server serving one request at a time would answer only once the hung one was given up.)
+    assert not task.done()
+    assert state.requests[HOSPITALS_ROUTE] == 2
     with pytest.raises(asyncio.TimeoutError):
         await task
 
