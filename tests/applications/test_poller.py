@@ -8,6 +8,7 @@ and watch the citizen's view of the application follow.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from structlog.testing import capture_logs
 
-from backend.applications.notifications import run_worker
+from backend.applications.notifications import events_channel, run_worker
 from backend.applications.poller import (
     DepartmentCase,
     Progress,
@@ -28,6 +29,7 @@ from backend.applications.poller import (
     query_only_services,
 )
 from backend.applications.state_machine import Status
+from backend.kv import KV
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import submit
 from tests.identity.helpers import bearer, sign_in_real_name
@@ -234,22 +236,26 @@ async def test_the_worker_polls_on_its_own_interval(
     app, client = app_client
     citizen, submitted = await apply(client, sandbox, "poll-worker")
     await department(sandbox, submitted["number"], state="REVIEWING")
-    worker = asyncio.create_task(
-        run_worker(
-            app.state.sessions, app.state.identity, catalog=app.state.catalog, poll_interval=0.1
+    me = (await client.get("/v1/me", headers=bearer(citizen))).json()
+    kv: KV = app.state.kv
+    # The worker delivers every change it makes to the citizen's event channel: listen there.
+    async with kv.subscribe(events_channel(me["id"])) as events:
+        worker = asyncio.create_task(
+            run_worker(
+                app.state.sessions, app.state.identity, catalog=app.state.catalog, poll_interval=0.1
+            )
         )
-    )
-    try:
-        for _ in range(200):
-            status = (await seen(client, citizen, submitted["id"]))["status"]
-            if status == "in_review":
-                break
-            await asyncio.sleep(0.05)
-        assert status == "in_review"  # accepted by the worker's poll, nobody calling poll_once
-    finally:
-        worker.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await worker
+        try:
+            async with asyncio.timeout(10):
+                async for _, message in events:
+                    if json.loads(message)["status"] == "in_review":
+                        break
+        finally:
+            worker.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await worker
+    # Accepted by the worker's poll, nobody calling poll_once.
+    assert (await seen(client, citizen, submitted["id"]))["status"] == "in_review"
 
 
 async def test_workers_take_turns_one_poll_per_interval(
