@@ -1,8 +1,9 @@
 """An adapter's ``concurrency`` is what its department sees: measured at the department.
 
-The department is the sandbox's provident-fund server over real HTTP, slowed by a latency
-fault so that calls overlap; its ``/__sandbox/stats`` report the most requests it was
-answering at once (``max_in_flight``).
+The department is a sandbox provident-fund server of this module's own (so no other
+test's requests are counted), over real HTTP, slowed by a latency fault so that calls
+overlap; its ``/__sandbox/stats`` report the most requests it was answering at once
+(``max_in_flight``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from integrations.base import AdapterRegistry, AdapterTimeout, Caller, Operation
 from integrations.http_adapter import SpecAdapter
 from integrations.invoker import Invoker
 from integrations.loader import DEPARTMENTS_DIR
-from integrations.sandbox import SandboxHandle, data
+from integrations.sandbox import data, start_sandbox_thread
 from integrations.spec import parse_spec
 from integrations.transport import AiohttpTransport
 from tests.gateway.helpers import headers
@@ -64,9 +65,16 @@ class Department:
             await client.delete(f"{self.url}/__sandbox/stats")
 
 
+@pytest.fixture(scope="module")
+def department_url() -> Iterator[str]:
+    handle = start_sandbox_thread({DEPARTMENT: 0})
+    yield handle.urls[DEPARTMENT]
+    handle.stop()
+
+
 @pytest.fixture
-async def department(sandbox: SandboxHandle) -> AsyncIterator[Department]:
-    department = Department(sandbox.urls[DEPARTMENT])
+async def department(department_url: str) -> AsyncIterator[Department]:
+    department = Department(department_url)
     await department.clear()
     yield department
     await department.clear()
@@ -80,13 +88,13 @@ async def transport() -> AsyncIterator[AiohttpTransport]:
 
 
 def spec_adapter(
-    sandbox: SandboxHandle, transport: AiohttpTransport, concurrency: int | None
+    department: Department, transport: AiohttpTransport, concurrency: int | None
 ) -> SpecAdapter:
-    """The bundled provident-fund spec, pointed at the sandbox, with this ``concurrency``."""
+    """The bundled provident-fund spec, pointed at the department, with this ``concurrency``."""
     document = copy.deepcopy(DOCUMENT)
     if concurrency is not None:
         document["concurrency"] = concurrency
-    variables = {"PROVIDENT_FUND_BASE_URL": sandbox.urls[DEPARTMENT]}
+    variables = {"PROVIDENT_FUND_BASE_URL": department.url}
     return SpecAdapter(parse_spec(document, variables), transport)
 
 
@@ -132,10 +140,10 @@ async def balances(invoker: Invoker, count: int, *, within: float = 20.0) -> lis
 
 
 async def test_a_department_with_concurrency_2_sees_at_most_2_calls_at_once(
-    sandbox: SandboxHandle, department: Department, transport: AiohttpTransport
+    department: Department, transport: AiohttpTransport
 ) -> None:
     registry = AdapterRegistry()
-    registry.register(spec_adapter(sandbox, transport, concurrency=2))
+    registry.register(spec_adapter(department, transport, concurrency=2))
     # Built as app.py builds it: nothing about concurrency is passed in.
     invoker = Invoker(registry, MemoryKV())
     await department.slow_down(200)
@@ -152,10 +160,10 @@ async def test_a_department_with_concurrency_2_sees_at_most_2_calls_at_once(
 
 
 async def test_a_python_adapter_declares_its_own_limit(
-    sandbox: SandboxHandle, department: Department, transport: AiohttpTransport
+    department: Department, transport: AiohttpTransport
 ) -> None:
     registry = AdapterRegistry()
-    registry.register(ThrottledPythonAdapter(spec_adapter(sandbox, transport, concurrency=None)))
+    registry.register(ThrottledPythonAdapter(spec_adapter(department, transport, concurrency=None)))
     invoker = Invoker(registry, MemoryKV())
     await department.slow_down(200)
 
@@ -164,17 +172,17 @@ async def test_a_python_adapter_declares_its_own_limit(
 
 
 async def test_a_published_version_with_a_new_limit_takes_effect(
-    sandbox: SandboxHandle, department: Department, transport: AiohttpTransport
+    department: Department, transport: AiohttpTransport
 ) -> None:
     registry = AdapterRegistry()
-    registry.register(spec_adapter(sandbox, transport, concurrency=2))
+    registry.register(spec_adapter(department, transport, concurrency=2))
     invoker = Invoker(registry, MemoryKV())
     await department.slow_down(200)
     await balances(invoker, 6)
     assert (await department.stats())["max_in_flight"] == 2
 
     # What a provider's publish does on every worker (backend/providers/sync.py).
-    registry.register(spec_adapter(sandbox, transport, concurrency=4), replace=True)
+    registry.register(spec_adapter(department, transport, concurrency=4), replace=True)
     invoker.forget(DEPARTMENT)
     await department.clear(stats_only=True)
     await balances(invoker, 8)
@@ -182,10 +190,10 @@ async def test_a_published_version_with_a_new_limit_takes_effect(
 
 
 async def test_calls_beyond_the_slots_wait_no_longer_than_their_deadline(
-    sandbox: SandboxHandle, department: Department, transport: AiohttpTransport
+    department: Department, transport: AiohttpTransport
 ) -> None:
     registry = AdapterRegistry()
-    registry.register(spec_adapter(sandbox, transport, concurrency=1))
+    registry.register(spec_adapter(department, transport, concurrency=1))
     invoker = Invoker(registry, MemoryKV())
     await department.slow_down(1000)
 
@@ -215,7 +223,10 @@ async def test_the_app_applies_the_concurrency_of_a_newly_published_version(
     bundled = registry.get(DEPARTMENT)
     assert isinstance(bundled, SpecAdapter)
     # Swapped in as a provider's publish does it (backend/providers/sync.py), then put back.
-    document = copy.deepcopy(dict(bundled.spec.raw)) | {"concurrency": 2}
+    document = copy.deepcopy(dict(bundled.spec.raw)) | {
+        "concurrency": 2,
+        "base_url": department.url,
+    }
     registry.register(SpecAdapter(parse_spec(document, {}), bundled.transport), replace=True)
     app.state.gateway.invoker.forget(DEPARTMENT)
     try:
@@ -240,13 +251,13 @@ async def test_the_app_applies_the_concurrency_of_a_newly_published_version(
 
 
 def test_an_adapter_without_a_concurrency_is_refused_at_registration(
-    sandbox: SandboxHandle, transport: AiohttpTransport
+    department: Department, transport: AiohttpTransport
 ) -> None:
     class Unlimited(ThrottledPythonAdapter):
         concurrency = None  # type: ignore[assignment]
 
     registry = AdapterRegistry()
-    unlimited: Any = Unlimited(spec_adapter(sandbox, transport, concurrency=None))
+    unlimited: Any = Unlimited(spec_adapter(department, transport, concurrency=None))
     with pytest.raises(ValueError, match=r"provident_fund.*concurrency"):
         # Untyped, as an entry point's factory hands it over: only the registry can refuse it.
         registry.register(unlimited)
