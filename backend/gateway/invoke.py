@@ -10,8 +10,9 @@ one implementation. Measured in bench/gateway_invoke.py.
 
 Whatever the route declares beyond ``FAST_PATH_HONOURS`` (a dependency such as
 ``deprecated_since``, a parameter, a body limit, a middleware inside this one) would be
-skipped here. tests/gateway/test_invoke_parity.py inspects the route as the app serves
-it and fails naming anything new, and sends the same requests both ways.
+skipped here. tests/gateway/test_invoke_guard.py inspects the route as the app serves it
+and fails naming anything new; tests/gateway/test_invoke_parity.py sends the same requests
+both ways and compares the answers.
 """
 
 from __future__ import annotations
