@@ -57,12 +57,25 @@ class OperationInfo:
     revision: str = ""
 
 
+# Calls one worker may have in flight to a department whose adapter says nothing else.
+DEFAULT_CONCURRENCY = 64
+
+
 @runtime_checkable
 class Adapter(Protocol):
     """A department system. ``call`` makes one attempt; retries and breakers are the caller's."""
 
     @property
     def id(self) -> str: ...
+
+    @property
+    def concurrency(self) -> int:
+        """How many calls this worker may have in flight to the department at once.
+
+        Part of the adapter, not of the code that wires it up, so a new adapter version
+        (a provider's publish) brings its own limit; the invoker enforces it.
+        """
+        ...
 
     @property
     def operations(self) -> Mapping[str, OperationInfo]: ...
@@ -150,6 +163,13 @@ class AdapterRegistry:
     def register(self, adapter: Adapter, *, replace: bool = False) -> None:
         if adapter.id in self._adapters and not replace:
             raise ValueError(f"adapter {adapter.id!r} is registered twice")
+        # Refused here, at start-up or publish, rather than when the first call needs a slot.
+        limit = getattr(adapter, "concurrency", None)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(
+                f"adapter {adapter.id!r} must declare its concurrency (a positive integer),"
+                f" got {limit!r}"
+            )
         self._adapters[adapter.id] = adapter
 
     def get(self, adapter_id: str) -> Adapter | None:

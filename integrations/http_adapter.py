@@ -41,6 +41,10 @@ class SpecAdapter:
         return self._operations
 
     @property
+    def concurrency(self) -> int:
+        return self.spec.concurrency
+
+    @property
     def transport(self) -> Transport:
         return self._transport
 

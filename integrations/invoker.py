@@ -4,6 +4,7 @@ Every outgoing call goes through ``Invoker.call``. It validates the parameters
 (before any upstream traffic), fails fast while the department's breaker is open,
 waits for a concurrency slot no longer than the deadline allows, and retries
 idempotent operations with jittered backoff (stamina) within what is left of it.
+How many slots a department has is the adapter's own ``concurrency``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -21,6 +22,7 @@ import jsonschema
 import stamina
 
 from integrations.base import (
+    Adapter,
     AdapterRegistry,
     AdapterTimeout,
     AdapterUnavailable,
@@ -82,7 +84,21 @@ def _generic_error() -> dict[str, Any]:
 @dataclass
 class _Department:
     breaker: CircuitBreaker
-    slots: asyncio.Semaphore
+    # Sized from ``sized_for.concurrency``; rebuilt when another adapter object (a newly
+    # published version) with another limit takes the department's id.
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(0))
+    limit: int = 0
+    sized_for: object = None
+
+    def slots_for(self, adapter: Adapter) -> asyncio.Semaphore:
+        if adapter is not self.sized_for:  # one identity check per call in the steady state
+            limit = adapter.concurrency
+            if limit != self.limit:
+                # Calls in flight keep (and release) the old semaphore: while they finish,
+                # old and new slots together may briefly exceed the new limit.
+                self.slots, self.limit = asyncio.Semaphore(limit), limit
+            self.sized_for = adapter
+        return self.slots
 
 
 class Invoker:
@@ -92,8 +108,6 @@ class Invoker:
         state: SharedState,
         *,
         breaker_policy: BreakerPolicy | None = None,
-        concurrency: Mapping[str, int] | None = None,
-        default_concurrency: int = 64,
         observer: CallObserver | None = None,
         clock: Clock = REAL_TIME,
     ) -> None:
@@ -103,8 +117,6 @@ class Invoker:
         # The breakers' clock. Deadlines stay on time.monotonic(): they bound real waits.
         self._clock = clock
         self._policy = breaker_policy or BreakerPolicy()
-        self._concurrency = dict(concurrency or {})
-        self._default_concurrency = default_concurrency
         self._departments: dict[str, _Department] = {}
         self._checks: dict[tuple[str, str], Callable[[Any], Any]] = {}
 
@@ -114,12 +126,8 @@ class Invoker:
     def _department(self, adapter_id: str) -> _Department:
         department = self._departments.get(adapter_id)
         if department is None:
-            limit = self._concurrency.get(adapter_id, self._default_concurrency)
-            department = _Department(
-                CircuitBreaker(adapter_id, self._state, self._policy, self._clock),
-                asyncio.Semaphore(limit),
-            )
-            self._departments[adapter_id] = department
+            breaker = CircuitBreaker(adapter_id, self._state, self._policy, self._clock)
+            department = self._departments[adapter_id] = _Department(breaker)
         return department
 
     def forget(self, adapter_id: str) -> None:
@@ -173,6 +181,8 @@ class Invoker:
         info = self.validate(adapter_id, operation, params)
         adapter, _ = self.registry.operation(adapter_id, operation)
         department = self._department(adapter_id)
+        # This call's own reference: a publish may swap the department's semaphore meanwhile.
+        slots = department.slots_for(adapter)
         observer = self._observer
         started = time.perf_counter() if observer is not None else 0.0
         try:
@@ -185,22 +195,22 @@ class Invoker:
             ) from exc
         # try costs nothing until something raises (3.11): no price when there is no observer.
         try:
-            if department.slots.locked():  # only wait (with a timeout) when the department is busy
+            if slots.locked():  # only wait (with a timeout) when the department is busy
                 try:
                     async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                        await department.slots.acquire()
+                        await slots.acquire()
                 except TimeoutError as exc:
                     raise AdapterTimeout(
                         adapter_id, operation, "no free slot before deadline"
                     ) from exc
             else:
-                await department.slots.acquire()
+                await slots.acquire()
             try:
                 result = await self._attempts(
                     adapter, info, params, caller, deadline, department, trial
                 )
             finally:
-                department.slots.release()
+                slots.release()
         except Exception as exc:
             if observer is not None:
                 ok = isinstance(exc, RequestRejected)

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from integrations.base import OperationInfo
+from integrations.base import DEFAULT_CONCURRENCY, OperationInfo
 from integrations.expressions import (
     CompiledMapping,
     Expression,
@@ -182,7 +182,7 @@ def parse_spec(document: Any, variables: Mapping[str, str]) -> AdapterSpec:
         base_url=document["base_url"].rstrip("/"),
         secrets=dict(document.get("secrets", {})),
         auth=auth,
-        concurrency=document.get("concurrency", 64),
+        concurrency=document.get("concurrency", DEFAULT_CONCURRENCY),
         max_response_bytes=document.get("max_response_bytes", 2 * 1024 * 1024),
         operations=operations,
         raw=document,

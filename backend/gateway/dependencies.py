@@ -1,12 +1,35 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
 from backend.errors import ValidationFailed
 from backend.gateway.service import Gateway
+
+TIMEOUT_HEADER = "x-timeout-ms"
+TIMEOUT_MS_MIN = 50
+TIMEOUT_MS_MAX = 60_000
+_TIMEOUT_DESCRIPTION = "The client's remaining time budget; the gateway never waits longer"
+
+# The header as an OpenAPI parameter, for an operation whose parameters FastAPI does not
+# parse (invoke: see invoke.py). The same object FastAPI generates from ``request_deadline``
+# below, so clients see one X-Timeout-Ms wherever it is accepted.
+TIMEOUT_HEADER_PARAMETER: dict[str, Any] = {
+    "description": _TIMEOUT_DESCRIPTION,
+    "in": "header",
+    "name": TIMEOUT_HEADER,
+    "required": False,
+    "schema": {
+        "anyOf": [
+            {"maximum": TIMEOUT_MS_MAX, "minimum": TIMEOUT_MS_MIN, "type": "integer"},
+            {"type": "null"},
+        ],
+        "description": _TIMEOUT_DESCRIPTION,
+        "title": "X-Timeout-Ms",
+    },
+}
 
 
 async def get_gateway(request: Request) -> Gateway:
@@ -18,11 +41,7 @@ async def request_deadline(
     request: Request,
     x_timeout_ms: Annotated[
         int | None,
-        Header(
-            ge=50,
-            le=60_000,
-            description="The client's remaining time budget; the gateway never waits longer",
-        ),
+        Header(ge=TIMEOUT_MS_MIN, le=TIMEOUT_MS_MAX, description=_TIMEOUT_DESCRIPTION),
     ] = None,
 ) -> float:
     """The deadline as a dependency; the header is declared here for the OpenAPI document."""
@@ -35,10 +54,12 @@ def deadline_from(request: Request) -> float:
     ``X-Timeout-Ms`` (the client's remaining budget) can only shorten the configured one.
     """
     budget: float = request.app.state.settings.invoke_timeout
-    header = request.headers.get("x-timeout-ms")
+    header = request.headers.get(TIMEOUT_HEADER)
     if header is not None:
-        if not header.isdigit() or not 50 <= int(header) <= 60_000:
-            raise ValidationFailed("X-Timeout-Ms must be an integer from 50 to 60000")
+        if not header.isdigit() or not TIMEOUT_MS_MIN <= int(header) <= TIMEOUT_MS_MAX:
+            raise ValidationFailed(
+                f"X-Timeout-Ms must be an integer from {TIMEOUT_MS_MIN} to {TIMEOUT_MS_MAX}"
+            )
         budget = min(budget, int(header) / 1000)
     return time.monotonic() + budget
 

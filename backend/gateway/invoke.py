@@ -7,11 +7,18 @@ observability middleware (request ids, metrics and logs still apply), that answe
 matching requests itself; the FastAPI route stays for the OpenAPI document and for
 anything the pattern does not match. Both call ``answer_invoke``, so the behaviour is
 one implementation. Measured in bench/gateway_invoke.py.
+
+Whatever the route declares beyond ``FAST_PATH_HONOURS`` (a dependency such as
+``deprecated_since``, a parameter, a body limit, a middleware inside this one) would be
+skipped here. tests/gateway/test_invoke_guard.py inspects the route as the app serves it
+and fails naming anything new; tests/gateway/test_invoke_parity.py sends the same requests
+both ways and compares the answers.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,11 +27,49 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.errors import AppError, ValidationFailed, render_app_error
-from backend.gateway.dependencies import deadline_from
+from backend.gateway.dependencies import TIMEOUT_HEADER, deadline_from
 from backend.identity.dependencies import optional_caller_from
 
 _INVOKE_PATH = re.compile(r"^/v1/services/([^/]{1,64})/invoke$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+@dataclass(frozen=True)
+class InvokeDeclaration:
+    """What an invoke route declares, in the terms the fast path is held to."""
+
+    methods: frozenset[str]
+    path: str
+    # Parameters FastAPI parses and validates for the route (its dependant tree).
+    parsed_params: frozenset[tuple[str, str]]
+    # Parameters of the operation in the OpenAPI document: (location, name).
+    documented_params: frozenset[tuple[str, str]]
+    security: tuple[tuple[str, ...], ...]
+    # Framework objects the endpoint or a dependency asks for (request, response, ...).
+    special_params: frozenset[str]
+    # Route, router and app dependencies, by qualified name.
+    dependencies: tuple[str, ...]
+    deprecated: bool
+    max_body_size: int | None
+    # Global names the endpoint's body uses: it may only hand over to answer_invoke.
+    endpoint_names: frozenset[str]
+
+
+FAST_PATH_HONOURS = InvokeDeclaration(
+    methods=frozenset({"POST"}),
+    path="/v1/services/{code}/invoke",
+    parsed_params=frozenset({("path", "code")}),  # _INVOKE_PATH's group
+    # X-Timeout-Ms: deadline_from. Besides the bearer token (security, below) and the
+    # test-only X-Dev-* headers nothing is read from the request by name.
+    documented_params=frozenset({("path", "code"), ("header", TIMEOUT_HEADER)}),
+    # Optional sign-in: optional_caller_from reads the bearer token, if any.
+    security=(("CitizenToken",), ()),
+    special_params=frozenset({"request"}),
+    dependencies=(),
+    deprecated=False,
+    max_body_size=None,
+    endpoint_names=frozenset({"Response", "answer_invoke"}),
+)
 
 
 async def invoke_params(request: Request) -> dict[str, Any]:

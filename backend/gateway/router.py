@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from backend.catalog.exceptions import ServiceNotFound
 from backend.errors import problem_responses
-from backend.gateway.dependencies import DeadlineDep, GatewayDep
+from backend.gateway.dependencies import TIMEOUT_HEADER_PARAMETER, DeadlineDep, GatewayDep
 from backend.gateway.exceptions import (
     AdapterBadResponseProblem,
     AdapterTimeoutProblem,
@@ -37,13 +37,15 @@ _ADAPTER_PROBLEMS = (
 )
 
 
-INVOKE_REQUEST_BODY: dict[str, Any] = {
+# What answer_invoke reads by itself, so no parameter or dependency of the route declares
+# it (InvokeFastPath answers without FastAPI's parsing; see invoke.py), documented here.
+INVOKE_OPENAPI_EXTRA: dict[str, Any] = {
     "requestBody": {
         "required": False,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvokeRequest"}}},
     },
-    # Signing in is optional here: public services answer anyone (the fast path reads the
-    # token itself, so no dependency declares it).
+    "parameters": [TIMEOUT_HEADER_PARAMETER],
+    # Signing in is optional here: public services answer anyone.
     "security": [{"CitizenToken": []}, {}],
 }
 
@@ -61,7 +63,7 @@ INVOKE_REQUEST_BODY: dict[str, Any] = {
     responses=problem_responses(
         InvalidToken, ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *_ADAPTER_PROBLEMS
     ),
-    openapi_extra=INVOKE_REQUEST_BODY,
+    openapi_extra=INVOKE_OPENAPI_EXTRA,
 )
 async def invoke_service(code: str, request: Request) -> Response:
     # Normally answered by InvokeFastPath before the router (see invoke.py); this route

@@ -85,6 +85,10 @@ class IdentityCheckAdapter:
     def operations(self) -> Mapping[str, OperationInfo]:
         return self._inner.operations
 
+    @property
+    def concurrency(self) -> int:
+        return self._inner.concurrency
+
     async def call(
         self, operation: str, params: Mapping[str, Any], caller: Caller, timeout: float
     ) -> Any:

@@ -68,6 +68,10 @@ class SandboxState:
     faults: FaultConfig | None = None
     requests: Counter[str] = field(default_factory=Counter)
     counters: Counter[str] = field(default_factory=Counter)
+    # Requests being answered right now, and the most at once since the stats were cleared:
+    # what a department sees of a caller's concurrency limit.
+    in_flight: int = 0
+    max_in_flight: int = 0
 
 
 STATE = web.AppKey("sandbox_state", SandboxState)
@@ -136,6 +140,17 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     state = request.app[STATE]
     state.requests[route_key(request)] += 1
+    state.in_flight += 1
+    state.max_in_flight = max(state.max_in_flight, state.in_flight)
+    try:
+        return await _answer(request, handler, state)
+    finally:
+        state.in_flight -= 1
+
+
+async def _answer(
+    request: web.Request, handler: Handler, state: SandboxState
+) -> web.StreamResponse:
     fault = _effective(request, state)
     if fault.latency_ms > 0:
         await asyncio.sleep(fault.latency_ms / 1000)
@@ -255,22 +270,27 @@ async def _delete_faults(request: web.Request) -> web.Response:
     return _admin_json({"faults": None})
 
 
+def _stats_view(state: SandboxState) -> dict[str, Any]:
+    return {
+        "requests": dict(state.requests),
+        "total": sum(state.requests.values()),
+        "counters": dict(state.counters),
+        "in_flight": state.in_flight,
+        "max_in_flight": state.max_in_flight,
+    }
+
+
 async def _get_stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return _admin_json(
-        {
-            "requests": dict(state.requests),
-            "total": sum(state.requests.values()),
-            "counters": dict(state.counters),
-        }
-    )
+    return _admin_json(_stats_view(request.app[STATE]))
 
 
 async def _delete_stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
     state.requests.clear()
     state.counters.clear()
-    return _admin_json({"requests": {}, "total": 0, "counters": {}})
+    # Requests still under way stay counted: the next high-water mark starts from them.
+    state.max_in_flight = state.in_flight
+    return _admin_json(_stats_view(state))
 
 
 async def _health(request: web.Request) -> web.Response:

@@ -7680,7 +7680,10 @@ export interface operations {
     "gateway-invoke-service": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The client's remaining time budget; the gateway never waits longer */
+                "x-timeout-ms"?: number | null;
+            };
             path: {
                 code: string;
             };

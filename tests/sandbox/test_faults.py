@@ -210,4 +210,10 @@ async def test_stats_count_concurrent_requests_and_reset(
     async with http.delete(f"{base}/__sandbox/stats") as resp:
         assert resp.status == 200
     async with http.get(f"{base}/__sandbox/stats") as resp:
-        assert await resp.json() == {"requests": {}, "total": 0, "counters": {}}
+        assert await resp.json() == {
+            "requests": {},
+            "total": 0,
+            "counters": {},
+            "in_flight": 0,
+            "max_in_flight": 0,
+        }
