@@ -16,7 +16,6 @@ already over.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -212,9 +211,9 @@ class ProviderStates:
 
     async def provident_fund_up(self) -> None:
         await SandboxAdmin(self.sandbox).clear("provident_fund")
-        # The outage opened the adapter's breaker: the department is back for the next
-        # interaction once the breaker lets a call through again, as it would in production.
-        await asyncio.sleep(self.app.state.settings.breaker_open_seconds)
+        # The outage opened the adapter's breaker; the department being up means a call
+        # reaches it again (in production the trial call after the open period does this).
+        await self.app.state.gateway.invoker.breaker("provident_fund").reset()
 
     # --- mini-program -----------------------------------------------------------------
 
