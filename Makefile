@@ -20,9 +20,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hefeitong serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
+## Lint, format check and the package boundaries (import-linter contracts in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

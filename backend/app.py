@@ -41,7 +41,6 @@ from backend.identity.enterprise_router import router as enterprise_router
 from backend.identity.keys import KeyStore
 from backend.identity.oauth_router import router as oauth_router
 from backend.identity.oidc_router import router as oidc_router
-from backend.identity.pii import PiiCipher
 from backend.identity.ratelimit import RateLimits
 from backend.identity.router import auth_router, jwks_router, me_router
 from backend.identity.service import Identity
@@ -50,6 +49,7 @@ from backend.kv import KV, kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
 from backend.openapi_components import add_component_schemas, restore_example_nulls
+from backend.pii import PiiCipher
 from backend.providers.health import HealthRecorder, start_health
 from backend.providers.router import admin_router as providers_admin_router
 from backend.providers.router import router as providers_router

@@ -143,15 +143,14 @@ def catalog_load(
 
 async def _replace_catalog(catalog: CatalogFile, source: str, sha: str) -> int:
     from backend import db
-    from backend.catalog.service import replace_catalog
-    from backend.migrate import upgrade
+    from backend.migrate import load_catalog, upgrade
 
     url = get_settings().effective_database_url
     await upgrade(url)
     engine = db.create_engine(url)
     try:
         async with db.session_factory(engine)() as session, session.begin():
-            return await replace_catalog(session, catalog, source=source, source_sha256=sha)
+            return await load_catalog(session, catalog, source=source, source_sha256=sha)
     finally:
         await engine.dispose()
 

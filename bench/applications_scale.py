@@ -59,8 +59,8 @@ from backend.applications.clock import today as china_today
 from backend.applications.working_days import WorkingCalendar, seed_years
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
 from backend.identity.clients import ADMIN_SCOPE, create_client, issue_client_token
-from backend.identity.pii import PiiCipher
 from backend.migrate import migrate_and_seed
+from backend.pii import PiiCipher
 from backend.settings import DEV_SECRET, Settings
 from integrations.identifiers import id_number_check_digit
 

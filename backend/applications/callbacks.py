@@ -37,7 +37,7 @@ from backend.applications.provider_router import (
 )
 from backend.catalog.schemas import ServiceDetail
 from backend.errors import AppError, ValidationFailed
-from backend.identity.pii import PiiCipher
+from backend.pii import PiiCipher
 
 SECRET_FIELD = "webhook_secret"  # the cipher binds each token to its column
 SECRET_PREFIX = "whsec_"

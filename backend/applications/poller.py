@@ -63,11 +63,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.applications import processing
 from backend.applications.models import Application, Review, TimelineEntry
 from backend.applications.state_machine import Status
-from backend.background import claim_round
 from backend.catalog.schemas import ServiceDetail
 from backend.catalog.service import CatalogSnapshot
 from backend.errors import AppError
-from backend.kv import KV
+from backend.kv import KV, claim_round
 from integrations.base import AdapterError, AdapterRegistry, Caller, RequestRejected
 from integrations.invoker import Invoker
 

@@ -47,7 +47,7 @@ from backend.applications.state_machine import Actor, Status, check
 from backend.applications.working_days import load_calendar
 from backend.catalog.schemas import ServiceDetail
 from backend.db import publish_after_commit
-from backend.gateway.service import require_level
+from backend.identity.levels import require_level
 from backend.identity.models import EnterpriseLink
 from backend.identity.service import Identity
 from integrations.base import Caller

@@ -9,33 +9,21 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
 from backend.catalog.exceptions import ServiceNotFound
+from backend.department_problems import ADAPTER_PROBLEMS, DepartmentRejected
 from backend.errors import problem_responses
 from backend.gateway.dependencies import DeadlineDep, GatewayDep
-from backend.gateway.exceptions import (
-    AdapterBadResponseProblem,
-    AdapterTimeoutProblem,
-    AdapterUnavailableProblem,
-    DepartmentRejected,
-)
 from backend.gateway.invoke import answer_invoke
 from backend.gateway.overview import build_overview
 from backend.gateway.schemas import InvokeResponse, Overview
-from backend.gateway.service import require_level
 from backend.identity.dependencies import CurrentCaller
 from backend.identity.exceptions import (
     AssuranceLevelTooLow,
     AuthenticationRequired,
     InvalidToken,
 )
+from backend.identity.levels import require_level
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
-
-_ADAPTER_PROBLEMS = (
-    AdapterTimeoutProblem,
-    AdapterUnavailableProblem,
-    AdapterBadResponseProblem,
-)
-
 
 INVOKE_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -59,7 +47,7 @@ INVOKE_REQUEST_BODY: dict[str, Any] = {
         " An `X-Timeout-Ms` header (50–60000) shortens the time budget of the call."
     ),
     responses=problem_responses(
-        InvalidToken, ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *_ADAPTER_PROBLEMS
+        InvalidToken, ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *ADAPTER_PROBLEMS
     ),
     openapi_extra=INVOKE_REQUEST_BODY,
 )

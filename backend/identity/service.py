@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.gateway.service import problem_for
+from backend.department_problems import problem_for
 from backend.identity import otp
 from backend.identity.exceptions import (
     FaceMismatch,
@@ -35,7 +35,6 @@ from backend.identity.exceptions import (
     retry_after,
 )
 from backend.identity.models import AuthSession, Citizen, RefreshToken
-from backend.identity.pii import PiiCipher
 from backend.identity.ratelimit import (
     PASSWORD_FAILURES_PER_ACCOUNT,
     PASSWORD_PER_IP,
@@ -45,6 +44,7 @@ from backend.identity.ratelimit import (
 from backend.identity.schemas import TokenPair
 from backend.identity.tokens import AccessClaims, TokenService
 from backend.kv import KV
+from backend.pii import PiiCipher
 from integrations.base import AdapterError, Caller
 from integrations.invoker import Invoker
 

@@ -35,9 +35,9 @@ from typing import Any, Final, Literal
 import structlog
 from pydantic import BaseModel, Field
 
-from backend.background import claim_round, one_pass
+from backend.background import one_pass
 from backend.gateway.probe import ProbeResult, probe
-from backend.kv import KV
+from backend.kv import KV, claim_round
 from backend.providers.service import AdapterNotFound
 from integrations.base import AdapterRegistry
 from integrations.invoker import BREAKER_OPEN, Invoker

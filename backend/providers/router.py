@@ -16,7 +16,7 @@ from backend.identity.clients import create_client, rotate_secret
 from backend.identity.exceptions import InvalidToken
 from backend.identity.models import OAuthClient
 from backend.identity.provider_auth import CurrentAdmin, NotAnAdministrator
-from backend.providers import catalog as provider_catalog
+from backend.providers import proposals as provider_catalog
 from backend.providers import service
 from backend.providers.dependencies import (
     CurrentProvider,

@@ -7,7 +7,8 @@ import pytest
 from fastapi import FastAPI
 
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
-from backend.catalog.service import replace_catalog, stored_revision
+from backend.catalog.service import stored_revision
+from backend.migrate import load_catalog
 
 
 class _Abort(Exception):
@@ -27,7 +28,7 @@ async def test_a_failed_load_leaves_the_previous_catalog(
     )
     with pytest.raises(_Abort):
         async with app.state.sessions() as session, session.begin():
-            await replace_catalog(session, renamed, source="partial", source_sha256="x")
+            await load_catalog(session, renamed, source="partial", source_sha256="x")
             raise _Abort  # e.g. the process is interrupted half-way through the load
     async with app.state.sessions() as session:
         row = await stored_revision(session)
@@ -51,7 +52,7 @@ async def test_running_server_sees_a_new_catalog_revision(
         }
     )
     async with app.state.sessions() as session, session.begin():
-        await replace_catalog(session, edited, source="edited.yaml", source_sha256="y")
+        await load_catalog(session, edited, source="edited.yaml", source_sha256="y")
     assert await app.state.catalog.refresh_if_changed() is True
     body = (await client.get(f"/v1/services/{first.code}")).json()
     assert body["name_zh"] == "新版服务名称"
@@ -59,4 +60,4 @@ async def test_running_server_sees_a_new_catalog_revision(
     assert found["items"][0]["code"] == first.code
     # Put the bundled catalog back for the tests that share this database.
     async with app.state.sessions() as session, session.begin():
-        await replace_catalog(session, catalog, source="bundled", source_sha256=sha)
+        await load_catalog(session, catalog, source="bundled", source_sha256=sha)

@@ -13,6 +13,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
+from backend.migrate import load_catalog
 from backend.providers.models import AdapterVersion
 from integrations.sandbox import SandboxHandle, data
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings
@@ -62,7 +64,7 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
     async with (
         water_utility() as utility,
         serving(settings) as (app_a, a),
-        serving(settings) as (_, b),
+        serving(settings) as (app_b, b),
     ):
         admin = await admin_headers(app_a, a)
         # The administrator lets this provider reach its (test) host inside the network.
@@ -132,6 +134,14 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
         assert listed.json()["department"]["code"] == code
         found = await b.get("/v1/services", params={"q": "水费"})
         assert service in [s["code"] for s in found.json()["items"]]
+
+        # A catalog release (what `hefeitong catalog load` does) keeps what providers brought.
+        bundled, sha = load_catalog_file(BUNDLED_CATALOG)
+        async with app_a.state.sessions() as db, db.begin():
+            revision = await load_catalog(db, bundled, source="release.yaml", source_sha256=sha)
+        await app_b.state.catalog.refresh_if_changed()  # its watcher may have been first
+        assert app_b.state.catalog.snapshot.revision == revision
+        assert service in app_b.state.catalog.snapshot.services
 
         async def invoke_on_b() -> httpx.Response:
             return await b.post(
