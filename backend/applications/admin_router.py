@@ -12,11 +12,10 @@ from sqlmodel import col, select
 from backend.applications import clock, deadlines, stats
 from backend.applications.models import Application, CalendarYear
 from backend.applications.working_days import load_calendar, year_from_schedule
-from backend.catalog.dependencies import CatalogDep
+from backend.catalog import CatalogDep
 from backend.db import SessionDep
 from backend.errors import AppError, NotFound, problem_responses
-from backend.identity.exceptions import InvalidToken
-from backend.identity.provider_auth import CurrentAdmin, NotAnAdministrator
+from backend.identity import CurrentAdmin, InvalidToken, NotAnAdministrator
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 ADMIN_PROBLEMS = (InvalidToken, NotAnAdministrator)

@@ -35,7 +35,7 @@ from backend.applications.provider_router import (
     SupplementRequest,
     TripRecord,
 )
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 from backend.errors import AppError, ValidationFailed
 from backend.pii import PiiCipher
 

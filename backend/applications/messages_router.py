@@ -17,8 +17,7 @@ from backend.applications.models import Message
 from backend.applications.notifications import events_channel
 from backend.db import SessionDep
 from backend.errors import NotFound, problem_responses
-from backend.identity.auth import CurrentCitizen, IdentityDep
-from backend.identity.exceptions import InvalidToken
+from backend.identity import CurrentCitizen, IdentityDep, InvalidToken
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 KEEPALIVE_SECONDS = 15.0

@@ -63,8 +63,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.applications import processing
 from backend.applications.models import Application, Review, TimelineEntry
 from backend.applications.state_machine import Status
-from backend.catalog.schemas import ServiceDetail
-from backend.catalog.service import CatalogSnapshot
+from backend.catalog import CatalogSnapshot, ServiceDetail
 from backend.errors import AppError
 from backend.kv import KV, claim_round
 from integrations.base import AdapterError, AdapterRegistry, Caller, RequestRejected

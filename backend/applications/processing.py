@@ -20,7 +20,7 @@ from backend.applications.models import Application, Review
 from backend.applications.service import add_note, transition
 from backend.applications.state_machine import Actor, IllegalTransition, Status
 from backend.applications.working_days import load_calendar
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 
 
 def reviewers(service: ServiceDetail) -> list[str]:

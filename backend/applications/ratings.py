@@ -18,7 +18,7 @@ from backend.applications.models import Application, Rating, Rectification
 from backend.applications.service import add_note
 from backend.applications.state_machine import Actor, Status
 from backend.applications.working_days import load_calendar
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 
 RECTIFY_WITHIN_WORKING_DAYS = 15
 POOR = 2  # 1 (非常不满意) and 2 (不满意) must be rectified

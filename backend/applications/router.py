@@ -32,14 +32,18 @@ from backend.applications.schemas import (
 )
 from backend.applications.state_machine import IllegalTransition, Status
 from backend.applications.uploads import UploadEmpty, UploadTooLarge, UploadTypeRefused
-from backend.catalog.dependencies import CatalogDep
-from backend.catalog.exceptions import ServiceNotFound
+from backend.catalog import CatalogDep, ServiceNotFound
 from backend.db import SessionDep
 from backend.errors import problem_responses
-from backend.identity.auth import CurrentCitizen, IdentityDep
-from backend.identity.dependencies import current_caller
-from backend.identity.enterprises import EnterpriseNotLinked, link_for
-from backend.identity.exceptions import AssuranceLevelTooLow, InvalidToken
+from backend.identity import (
+    AssuranceLevelTooLow,
+    CurrentCitizen,
+    EnterpriseNotLinked,
+    IdentityDep,
+    InvalidToken,
+    current_caller,
+    link_for,
+)
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 uploads_router = APIRouter(prefix="/v1/uploads", tags=["applications"])

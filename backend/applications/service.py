@@ -45,11 +45,9 @@ from backend.applications.schemas import (
 )
 from backend.applications.state_machine import Actor, Status, check
 from backend.applications.working_days import load_calendar
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 from backend.db import publish_after_commit
-from backend.identity.levels import require_level
-from backend.identity.models import EnterpriseLink
-from backend.identity.service import Identity
+from backend.identity import Identity, may_act_for, require_level
 from integrations.base import Caller
 
 # Workers listen here to deliver new outbox events at once instead of at their next pass.
@@ -218,15 +216,10 @@ async def owned(db: AsyncSession, application_id: str, citizen_id: str) -> Appli
         raise ApplicationNotFound()
     if application.applicant_id == citizen_id:
         return application
-    if application.enterprise_id is not None:
-        link = await db.exec(
-            select(EnterpriseLink.id).where(
-                EnterpriseLink.enterprise_id == application.enterprise_id,
-                EnterpriseLink.citizen_id == citizen_id,
-            )
-        )
-        if link.first() is not None:
-            return application
+    if application.enterprise_id is not None and await may_act_for(
+        db, citizen_id, application.enterprise_id
+    ):
+        return application
     raise ApplicationNotFound()
 
 

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.errors import AppError, ValidationFailed, render_app_error
 from backend.gateway.dependencies import deadline_from
-from backend.identity.dependencies import optional_caller_from
+from backend.identity import optional_caller_from
 
 _INVOKE_PATH = re.compile(r"^/v1/services/([^/]{1,64})/invoke$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]

@@ -8,20 +8,20 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
-from backend.catalog.exceptions import ServiceNotFound
+from backend.catalog import ServiceNotFound
 from backend.department_problems import ADAPTER_PROBLEMS, DepartmentRejected
 from backend.errors import problem_responses
 from backend.gateway.dependencies import DeadlineDep, GatewayDep
 from backend.gateway.invoke import answer_invoke
 from backend.gateway.overview import build_overview
 from backend.gateway.schemas import InvokeResponse, Overview
-from backend.identity.dependencies import CurrentCaller
-from backend.identity.exceptions import (
+from backend.identity import (
     AssuranceLevelTooLow,
     AuthenticationRequired,
+    CurrentCaller,
     InvalidToken,
+    require_level,
 )
-from backend.identity.levels import require_level
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 

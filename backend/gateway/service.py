@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 import structlog
 
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 from backend.department_problems import ADAPTER_PROBLEMS, problem_for
 from backend.gateway.cache import AnswerCache, Coalescer, cache_key, encode_data, now_iso
 from backend.gateway.schemas import CacheState, Source
-from backend.identity.levels import require_level
+from backend.identity import require_level
 from integrations.base import AdapterError, Caller, RequestRejected
 from integrations.invoker import Invoker
 

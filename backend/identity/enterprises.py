@@ -110,6 +110,16 @@ async def links_of(db: AsyncSession, citizen_id: str) -> list[tuple[EnterpriseLi
     return [(link, enterprise) for link, enterprise in rows.all()]
 
 
+async def may_act_for(db: AsyncSession, citizen_id: str, enterprise_id: str) -> bool:
+    """Whether the citizen is linked to the enterprise (its legal representative or agent)."""
+    link = await db.exec(
+        select(EnterpriseLink.id).where(
+            EnterpriseLink.enterprise_id == enterprise_id, EnterpriseLink.citizen_id == citizen_id
+        )
+    )
+    return link.first() is not None
+
+
 async def link_for(
     db: AsyncSession, citizen_id: str, credit_code: str
 ) -> tuple[EnterpriseLink, Enterprise]:

@@ -151,6 +151,11 @@ class Identity:
         assert citizen is not None, "foreign keys keep bindings and sessions pointing at accounts"
         return citizen
 
+    async def phone_of(self, db: AsyncSession, citizen_id: str) -> str | None:
+        """The citizen's phone number in clear, to text them; None when the account is gone."""
+        citizen = await db.get(Citizen, citizen_id)
+        return None if citizen is None else self.pii.decrypt(citizen.phone_enc, field="phone")
+
     async def citizen_by_phone_hash(self, db: AsyncSession, phone_hash: str) -> Citizen | None:
         result = await db.exec(select(Citizen).where(Citizen.phone_hash == phone_hash))
         return result.first()

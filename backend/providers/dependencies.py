@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from backend.db import SessionDep
 from backend.errors import AppError
-from backend.identity.provider_auth import ClientToken, client_claims
+from backend.identity import ClientToken, client_claims
 from backend.providers.models import Provider
 
 

@@ -36,7 +36,7 @@ import structlog
 from pydantic import BaseModel, Field
 
 from backend.background import one_pass
-from backend.gateway.probe import ProbeResult, probe
+from backend.gateway import ProbeResult, probe
 from backend.kv import KV, claim_round
 from backend.providers.service import AdapterNotFound
 from integrations.base import AdapterRegistry

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.catalog.contributed import (
+from backend.catalog import (
     ContributedService,
     domain_exists,
     publish_contributed,

@@ -12,10 +12,13 @@ from sqlmodel import col, select
 
 from backend.db import SessionDep
 from backend.errors import problem_responses
-from backend.identity.clients import create_client, rotate_secret
-from backend.identity.exceptions import InvalidToken
-from backend.identity.models import OAuthClient
-from backend.identity.provider_auth import CurrentAdmin, NotAnAdministrator
+from backend.identity import (
+    CurrentAdmin,
+    InvalidToken,
+    NotAnAdministrator,
+    create_client,
+    rotate_secret_of,
+)
 from backend.providers import proposals as provider_catalog
 from backend.providers import service
 from backend.providers.dependencies import (
@@ -260,11 +263,8 @@ async def add_client(
     responses=problem_responses(*PROVIDER),
 )
 async def rotate_own_secret(caller: CurrentProvider, db: SessionDep) -> ClientCredentials:
-    client = await db.get(OAuthClient, caller.client_id)
-    assert client is not None  # it just authenticated
-    return ClientCredentials(
-        client_id=client.client_id, client_secret=await rotate_secret(db, client)
-    )
+    secret = await rotate_secret_of(db, caller.client_id)
+    return ClientCredentials(client_id=caller.client_id, client_secret=secret)
 
 
 class SpecBody(_Body):

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.db import publish_after_commit
 from backend.errors import AppError, NotFound
-from backend.identity.clients import create_client
+from backend.identity import create_client
 from backend.pii import PiiCipher
 from backend.providers import specs
 from backend.providers.models import (

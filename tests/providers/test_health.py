@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from backend.gateway.probe import PROBE_CALLER
+from backend.gateway.probing import PROBE_CALLER
 from backend.kv import KV, MemoryKV, RedisKV
 from backend.providers.health import (
     BUCKET_SECONDS,
