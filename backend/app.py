@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend import db
+from backend.app_state import AppState
 from backend.applications.admin_router import router as admin_applications_router
 from backend.applications.callbacks_router import router as callbacks_router
 from backend.applications.messages_router import router as messages_router
@@ -55,6 +56,7 @@ from backend.providers.router import admin_router as providers_admin_router
 from backend.providers.router import router as providers_router
 from backend.providers.sync import AdapterSync
 from backend.settings import Settings, get_settings
+from backend.state import keep_state
 from integrations.breaker import BreakerPolicy
 from integrations.invoker import Invoker
 from integrations.loader import load_registry
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_safe()
     configure_logging(settings.log_level, settings.log_json, cache=settings.env != "test")
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.should_auto_migrate:
             await migrate_and_seed(url)
         engine = db.create_engine(url)
+        sessions = db.session_factory(engine)
         kv = kv_from_url(settings.redis_url, namespace=settings.kv_namespace)
         # The one outgoing HTTP client of this worker (aiohttp: see integrations/transport.py).
         transport = AiohttpTransport(max_connections=settings.http_max_connections)
@@ -129,32 +133,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             observer=health_recorder,
         )
-        app.state.settings = settings
-        app.state.engine = engine
-        app.state.sessions = db.session_factory(engine)
-        app.state.kv = kv
-        app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds))
-        app.state.identity = build_identity(settings, kv, invoker, app.state.sessions)
-        app.state.registry = registry
+        identity = build_identity(settings, kv, invoker, sessions)
         # Published provider adapters, swapped in on every worker without a restart.
-        adapter_sync = AdapterSync(
-            app.state.sessions, kv, registry, app.state.identity.pii, on_swap=invoker.forget
-        )
+        adapter_sync = AdapterSync(sessions, kv, registry, identity.pii, on_swap=invoker.forget)
         await adapter_sync.refresh()
         adapter_sync.start(ADAPTERS_WATCH_SECONDS)
-        app.state.adapter_sync = adapter_sync
-        catalog = CatalogStore(app.state.sessions)
+        catalog = CatalogStore(sessions)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
-        app.state.catalog = catalog
         # Per-operation success and latency, the probe of probe-safe operations, and the
         # open breakers the catalog marks as degraded.
         health = start_health(
-            app.state,
             kv=kv,
             invoker=invoker,
             recorder=health_recorder,
             probe_interval=settings.adapter_probe_seconds,
+        )
+        keep_state(
+            app,
+            AppState(
+                settings=settings,
+                engine=engine,
+                sessions=sessions,
+                kv=kv,
+                metrics=metrics,
+                pii=identity.pii,
+                registry=registry,
+                invoker=invoker,
+                gateway=Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds)),
+                identity=identity,
+                catalog=catalog,
+                adapter_sync=adapter_sync,
+                open_breakers=health.open_breakers,
+                health_recorder=health_recorder,
+            ),
         )
         worker = None
         if settings.outbox_worker:
@@ -162,8 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # `hefeitong worker` (as many as wanted) and turns this off.
             worker = asyncio.create_task(
                 run_worker(
-                    app.state.sessions,
-                    app.state.identity,
+                    sessions,
+                    identity,
                     catalog=catalog,
                     poll_interval=settings.poll_interval_seconds,
                 )
@@ -198,8 +210,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
-    metrics = Metrics()
-    app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(catalog_router)

@@ -168,6 +168,7 @@ def worker(
 
 async def _worker(interval: float) -> None:
     from backend.app import create_app
+    from backend.app_state import state_of
     from backend.applications.notifications import run_worker
 
     settings = get_settings().model_copy(update={"outbox_worker_in_server": False})
@@ -177,11 +178,12 @@ async def _worker(interval: float) -> None:
             "delivering application notifications and polling query-only departments"
             " (Ctrl-C to stop)"
         )
+        state = state_of(application)
         await run_worker(
-            application.state.sessions,
-            application.state.identity,
+            state.sessions,
+            state.identity,
             interval=interval,
-            catalog=application.state.catalog,
+            catalog=state.catalog,
             poll_interval=settings.poll_interval_seconds,
         )
 

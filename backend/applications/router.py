@@ -44,6 +44,7 @@ from backend.identity import (
     current_caller,
     link_for,
 )
+from backend.state import CoreStateDep, SettingsDep
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 uploads_router = APIRouter(prefix="/v1/uploads", tags=["applications"])
@@ -90,11 +91,13 @@ class UploadOut(BaseModel):
         }
     },
 )
-async def upload(request: Request, signed_in: CurrentCitizen, db: SessionDep) -> UploadOut:
+async def upload(
+    request: Request, signed_in: CurrentCitizen, db: SessionDep, settings: SettingsDep
+) -> UploadOut:
     media = uploads.check_declared(
         request.headers.get("content-type"), request.headers.get("content-length")
     )
-    directory = request.app.state.settings.var_dir / "uploads"
+    directory = settings.var_dir / "uploads"
     sha, size = await uploads.store(directory, media, request.stream())
     record = Upload(
         owner_id=signed_in.citizen.id,
@@ -149,6 +152,7 @@ async def submit(
     catalog: CatalogDep,
     db: SessionDep,
     identity: IdentityDep,
+    state: CoreStateDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ApplicationOut:
     if idempotency_key is None:
@@ -156,7 +160,7 @@ async def submit(
     owner = signed_in.citizen.id
     catalog_service = catalog.service(body.service_code)
     earlier = await service.claim_idempotency_key(
-        request.app.state.sessions, owner, idempotency_key, service.request_hash(body)
+        state.sessions, owner, idempotency_key, service.request_hash(body)
     )
     if earlier is not None:
         response.status_code = 200

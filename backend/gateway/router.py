@@ -22,6 +22,7 @@ from backend.identity import (
     InvalidToken,
     require_level,
 )
+from backend.state import SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 
@@ -69,10 +70,10 @@ async def invoke_service(code: str, request: Request) -> Response:
     responses=problem_responses(AuthenticationRequired, InvalidToken, AssuranceLevelTooLow),
 )
 async def overview(
-    request: Request, gateway: GatewayDep, caller: CurrentCaller, deadline: DeadlineDep
+    gateway: GatewayDep, caller: CurrentCaller, deadline: DeadlineDep, settings: SettingsDep
 ) -> Response:
     require_level(caller, 2)
-    budget = min(request.app.state.settings.overview_deadline, deadline - time.monotonic())
+    budget = min(settings.overview_deadline, deadline - time.monotonic())
     result = await build_overview(gateway, caller, budget)
     # Serialized here: FastAPI would validate the model it was just built from again.
     return Response(result.model_dump_json(), media_type="application/json")

@@ -20,6 +20,7 @@ from backend.identity.auth import IdentityDep
 from backend.identity.clients import authenticate, issue_client_token
 from backend.identity.models import Citizen
 from backend.identity.oidc import SCOPES, issue_tokens, redeem_code
+from backend.state import settings_of
 
 router = APIRouter(tags=["oauth2"])
 
@@ -41,8 +42,7 @@ class OAuthClientUnauthorized(OAuthError):
 
 
 def _issuer(request: Request) -> str:
-    issuer: str = request.app.state.settings.token_issuer
-    return issuer.rstrip("/")
+    return settings_of(request).token_issuer.rstrip("/")
 
 
 @router.get(

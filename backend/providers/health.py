@@ -30,7 +30,7 @@ from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import structlog
 from pydantic import BaseModel, Field
@@ -478,7 +478,6 @@ class HealthTasks:
 
 
 def start_health(
-    app_state: Any,
     *,
     kv: KV,
     invoker: Invoker,
@@ -490,12 +489,10 @@ def start_health(
 ) -> HealthTasks:
     """Start flushing, watching breakers and (with ``probe_interval``) probing.
 
-    Sets ``app_state.open_breakers`` (read by the catalog) and ``app_state.health_recorder``.
-    The recorder must be the one given to the ``Invoker`` as its observer.
+    The tasks' ``open_breakers`` is what the catalog reads (the lifespan puts it in the app's
+    state). The recorder must be the one given to the ``Invoker`` as its observer.
     """
     open_breakers = OpenBreakers(invoker)
-    app_state.open_breakers = open_breakers
-    app_state.health_recorder = recorder
     tasks = [
         asyncio.create_task(open_breakers.refresh_forever(breaker_interval), name="open-breakers")
     ]

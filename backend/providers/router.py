@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
@@ -26,6 +26,7 @@ from backend.providers.dependencies import (
     CurrentProviderAdmin,
     NotAProvider,
     ProviderAdminRequired,
+    ProvidersStateDep,
 )
 from backend.providers.dryrun import dry_run
 from backend.providers.health import AdapterHealth, adapter_health
@@ -330,15 +331,10 @@ SPEC_PROBLEMS = problem_responses(
     responses=SPEC_PROBLEMS,
 )
 async def register_adapter(
-    body: SpecBody, caller: CurrentProvider, request: Request, db: SessionDep
+    body: SpecBody, caller: CurrentProvider, state: ProvidersStateDep, db: SessionDep
 ) -> AdapterOut:
     adapter, _ = await service.add_version(
-        db,
-        request.app.state.identity.pii,
-        caller.provider,
-        body.spec,
-        caller.client_id,
-        request.app.state.registry,
+        db, state.pii, caller.provider, body.spec, caller.client_id, state.registry
     )
     return await _adapter_out(db, adapter)
 
@@ -391,16 +387,20 @@ async def get_adapter(adapter_id: str, caller: CurrentProvider, db: SessionDep) 
     responses=SPEC_PROBLEMS,
 )
 async def add_version(
-    adapter_id: str, body: SpecBody, caller: CurrentProvider, request: Request, db: SessionDep
+    adapter_id: str,
+    body: SpecBody,
+    caller: CurrentProvider,
+    state: ProvidersStateDep,
+    db: SessionDep,
 ) -> AdapterOut:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     adapter, _ = await service.add_version(
         db,
-        request.app.state.identity.pii,
+        state.pii,
         caller.provider,
         body.spec,
         caller.client_id,
-        request.app.state.registry,
+        state.registry,
         adapter_id=adapter_id,
     )
     return await _adapter_out(db, adapter)
@@ -503,13 +503,13 @@ async def dry_run_version(
     version: int,
     body: DryRunRequest,
     caller: CurrentProvider,
-    request: Request,
+    state: ProvidersStateDep,
     db: SessionDep,
 ) -> DryRunOut:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     row = await service.version_of(db, adapter_id, version)
-    spec = compile_spec(service.full_document(request.app.state.identity.pii, row))
-    transport = request.app.state.adapter_sync.transport_for(caller.provider)
+    spec = compile_spec(service.full_document(state.pii, row))
+    transport = state.adapter_sync.transport_for(caller.provider)
     return DryRunOut.model_validate(await dry_run(spec, transport, body.operation, body.params))
 
 
@@ -547,13 +547,12 @@ async def publish(
     responses=problem_responses(*PROVIDER, service.AdapterNotFound),
 )
 async def adapter_health_route(
-    adapter_id: str, caller: CurrentProvider, request: Request, db: SessionDep
+    adapter_id: str, caller: CurrentProvider, state: ProvidersStateDep, db: SessionDep
 ) -> AdapterHealth:
     adapter = await service.owned_adapter(db, caller.provider.code, adapter_id)
     if adapter.active_version is None:
         raise service.AdapterNotFound("Not published yet: nothing runs to measure")
-    state = request.app.state
-    return await adapter_health(state.kv, state.gateway.invoker, state.registry, adapter_id)
+    return await adapter_health(state.kv, state.invoker, state.registry, adapter_id)
 
 
 @router.post(

@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from structlog.testing import capture_logs
 
+from backend.app_state import state_of
 from backend.applications.notifications import run_worker
 from backend.applications.poller import (
     DepartmentCase,
@@ -46,7 +47,7 @@ OTHER_CODE = "maternal-health-handbook"  # hf-health: answers through the provid
 
 
 async def poll(app: FastAPI, **options: Any) -> int:
-    state = app.state
+    state = state_of(app)
     return await poll_once(
         state.sessions, state.identity.invoker, state.catalog.snapshot, **options
     )
@@ -199,7 +200,7 @@ async def test_a_department_that_is_down_or_talks_nonsense_changes_nothing(
     citizen, submitted = await apply(client, sandbox, "poll-down")
     app_id, number = submitted["id"], submitted["number"]
     await department(sandbox, number, state="APPROVED", opinion="同意")
-    breaker = app.state.identity.invoker.breaker("traffic_police")
+    breaker = state_of(app).identity.invoker.breaker("traffic_police")
     broken: list[dict[str, Any]] = [
         {"status": 503, "error_rate": 1.0},  # down behind its nginx
         {"malformed": True},  # a reply cut off mid-body
@@ -236,7 +237,10 @@ async def test_the_worker_polls_on_its_own_interval(
     await department(sandbox, submitted["number"], state="REVIEWING")
     worker = asyncio.create_task(
         run_worker(
-            app.state.sessions, app.state.identity, catalog=app.state.catalog, poll_interval=0.1
+            state_of(app).sessions,
+            state_of(app).identity,
+            catalog=state_of(app).catalog,
+            poll_interval=0.1,
         )
     )
     try:
@@ -258,7 +262,7 @@ async def test_workers_take_turns_one_poll_per_interval(
     app, client = app_client
     citizen, submitted = await apply(client, sandbox, "poll-round")
     await department(sandbox, submitted["number"], state="REVIEWING")
-    state = app.state
+    state = state_of(app)
     shared = (state.identity.kv, state.sessions, state.identity.invoker, state.catalog.snapshot)
     # Two workers sharing the KV store reach the round at once: one asks the department.
     rounds = await asyncio.gather(poll_round(*shared, 30.0), poll_round(*shared, 30.0))
@@ -338,7 +342,9 @@ async def test_only_adapters_with_a_status_operation_are_polled(
     app_client: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:
     app, _ = app_client
-    services = query_only_services(app.state.identity.invoker.registry, app.state.catalog.snapshot)
+    services = query_only_services(
+        state_of(app).identity.invoker.registry, state_of(app).catalog.snapshot
+    )
     assert CODE in services and OTHER_CODE not in services
     assert {s.adapter.id for s in services.values() if s.adapter} == {"traffic_police"}
     assert {s.department.code for s in services.values()} == {OWNER}

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from backend.app import create_app
+from backend.app_state import state_of
 from backend.identity.clients import ADMIN_SCOPE, create_client
 from backend.settings import Settings
 from tests.providers.novel_department import API_KEY
@@ -54,7 +55,7 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Asyn
 
 
 async def admin_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
-    async with app.state.sessions() as db, db.begin():
+    async with state_of(app).sessions() as db, db.begin():
         registered, secret = await create_client(
             db, "平台管理员", kind="admin", scopes=[ADMIN_SCOPE]
         )

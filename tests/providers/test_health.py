@@ -7,8 +7,6 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -336,17 +334,13 @@ async def test_probe_forever_probes_once_per_interval_and_survives_failures(
     assert [s[2] for s in tee.samples if s[0] == "hospital"] == [False, False]
 
 
-async def test_start_health_sets_state_and_flushes_on_stop(
-    kv: KV, registry: AdapterRegistry
-) -> None:
+async def test_start_health_flushes_on_stop(kv: KV, registry: AdapterRegistry) -> None:
     recorder = HealthRecorder(kv)
     invoker = Invoker(registry, kv, observer=recorder)
-    state: Any = SimpleNamespace()
     tasks = start_health(
-        state, kv=kv, invoker=invoker, recorder=recorder, flush_interval=60, breaker_interval=60
+        kv=kv, invoker=invoker, recorder=recorder, flush_interval=60, breaker_interval=60
     )
-    assert state.open_breakers is tasks.open_breakers
-    assert state.health_recorder is recorder
+    assert tasks.recorder is recorder
     assert await _balance(invoker)
     await tasks.stop()
     assert all(t.done() for t in tasks.tasks)

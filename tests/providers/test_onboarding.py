@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from backend.app_state import state_of
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
 from backend.migrate import load_catalog
 from backend.providers.models import AdapterVersion
@@ -137,11 +138,11 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
 
         # A catalog release (what `hefeitong catalog load` does) keeps what providers brought.
         bundled, sha = load_catalog_file(BUNDLED_CATALOG)
-        async with app_a.state.sessions() as db, db.begin():
+        async with state_of(app_a).sessions() as db, db.begin():
             revision = await load_catalog(db, bundled, source="release.yaml", source_sha256=sha)
-        await app_b.state.catalog.refresh_if_changed()  # its watcher may have been first
-        assert app_b.state.catalog.snapshot.revision == revision
-        assert service in app_b.state.catalog.snapshot.services
+        await state_of(app_b).catalog.refresh_if_changed()  # its watcher may have been first
+        assert state_of(app_b).catalog.snapshot.revision == revision
+        assert service in state_of(app_b).catalog.snapshot.services
 
         async def invoke_on_b() -> httpx.Response:
             return await b.post(
@@ -202,7 +203,7 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
         # Secrets are write-only: not in any answer, not in the stored spec.
         shown = await a.get(f"/v1/provider/adapters/{adapter_id}/versions/2", headers=provider)
         assert shown.json()["spec"]["auth"]["value"] == "********"
-        async with app_a.state.sessions() as db:
+        async with state_of(app_a).sessions() as db:
             stored = (
                 await db.exec(select(AdapterVersion).where(AdapterVersion.adapter_id == adapter_id))
             ).all()
