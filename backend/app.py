@@ -51,8 +51,8 @@ from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
 from backend.openapi_components import add_component_schemas, restore_example_nulls
 from backend.pii import PiiCipher
+from backend.providers.admin_router import admin_router as providers_admin_router
 from backend.providers.health import HealthRecorder, start_health
-from backend.providers.router import admin_router as providers_admin_router
 from backend.providers.router import router as providers_router
 from backend.providers.sync import AdapterSync
 from backend.settings import Settings, get_settings

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.applications.clock import utcnow
 from backend.applications.models import Application, Message, OutboxEvent
 from backend.applications.poller import CatalogSource, poll_round
-from backend.applications.service import OUTBOX_CHANNEL
+from backend.applications.timeline import OUTBOX_CHANNEL
 from backend.background import one_pass
 from backend.identity import Identity
 

@@ -17,8 +17,8 @@ from backend.applications import deadlines
 from backend.applications.clock import china_date, utcnow
 from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
 from backend.applications.models import Application, Review
-from backend.applications.service import add_note, transition
 from backend.applications.state_machine import Actor, IllegalTransition, Status
+from backend.applications.timeline import add_note, transition
 from backend.applications.working_days import load_calendar
 from backend.catalog import ServiceDetail
 

@@ -15,8 +15,8 @@ from backend.applications.exceptions import (
     RectificationNotFound,
 )
 from backend.applications.models import Application, Rating, Rectification
-from backend.applications.service import add_note
 from backend.applications.state_machine import Actor, Status
+from backend.applications.timeline import add_note
 from backend.applications.working_days import load_calendar
 from backend.catalog import ServiceDetail
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from backend.applications import clock, deadlines, ratings, service, uploads
+from backend.applications import clock, deadlines, idempotency, ratings, service, uploads
 from backend.applications.clock import utcnow
 from backend.applications.exceptions import (
     ApplicationNotFound,
@@ -159,8 +159,8 @@ async def submit(
         raise IdempotencyKeyRequired()
     owner = signed_in.citizen.id
     catalog_service = catalog.service(body.service_code)
-    earlier = await service.claim_idempotency_key(
-        state.sessions, owner, idempotency_key, service.request_hash(body)
+    earlier = await idempotency.claim_idempotency_key(
+        state.sessions, owner, idempotency_key, idempotency.request_hash(body)
     )
     if earlier is not None:
         response.status_code = 200

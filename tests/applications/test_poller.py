@@ -19,15 +19,8 @@ from structlog.testing import capture_logs
 
 from backend.app_state import state_of
 from backend.applications.notifications import run_worker
-from backend.applications.poller import (
-    DepartmentCase,
-    Progress,
-    Step,
-    next_step,
-    poll_once,
-    poll_round,
-    query_only_services,
-)
+from backend.applications.poll_steps import DepartmentCase, Progress, Step, next_step
+from backend.applications.poller import poll_once, poll_round, query_only_services
 from backend.applications.state_machine import Status
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import submit
