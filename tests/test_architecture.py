@@ -80,6 +80,15 @@ def test_a_features_public_surface_is_declared_and_importable(feature: str) -> N
         assert hasattr(module, name), f"{feature}.__all__ names {name!r}, which it lacks"
 
 
+def test_every_router_is_kept_from_running_queries() -> None:
+    """The forbidden contract names routers by pattern; a new kind of router must match one."""
+    patterns = _contracts()["routers-run-no-queries"]["source_modules"]
+    routers = sorted((ROOT / "backend").glob("*/*router.py"))
+    assert routers
+    for path in routers:
+        assert f"backend.*.{path.stem}" in patterns, f"{path} is not in routers-run-no-queries"
+
+
 def test_integrations_never_import_backend_and_nothing_is_cyclic() -> None:
     contracts = _contracts()
     assert contracts["integrations-independent"]["source_modules"] == ["integrations"]

@@ -6,10 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, select
 
 from backend.applications import clock, deadlines, idempotency, ratings, service, uploads
-from backend.applications.clock import utcnow
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -20,7 +18,6 @@ from backend.applications.exceptions import (
     NotAnApplicationService,
     NotRatable,
 )
-from backend.applications.models import Application, Upload
 from backend.applications.schemas import (
     ApplicationCreate,
     ApplicationList,
@@ -99,15 +96,7 @@ async def upload(
     )
     directory = settings.var_dir / "uploads"
     sha, size = await uploads.store(directory, media, request.stream())
-    record = Upload(
-        owner_id=signed_in.citizen.id,
-        sha256=sha,
-        size=size,
-        content_type=media,
-        created_at=utcnow(),
-    )
-    db.add(record)
-    await db.flush()
+    record = await uploads.record(db, signed_in.citizen.id, sha, size, media)
     return UploadOut(id=record.id, sha256=sha, size=size, content_type=media)
 
 
@@ -193,18 +182,9 @@ async def list_applications(
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ApplicationList:
-    if signed_in.claims.acting_for is not None:
-        # Acting for an enterprise: its applications, whichever linked citizen made them.
-        _, enterprise = await link_for(db, signed_in.citizen.id, signed_in.claims.acting_for)
-        query = select(Application).where(Application.enterprise_id == enterprise.id)
-    else:
-        query = select(Application).where(
-            Application.applicant_id == signed_in.citizen.id,
-            col(Application.enterprise_id).is_(None),
-        )
-    if status is not None:
-        query = query.where(Application.status == status)
-    rows = await db.exec(query.order_by(col(Application.created_at).desc()).limit(limit))
+    rows = await service.listed(
+        db, signed_in.citizen.id, signed_in.claims.acting_for, status=status, limit=limit
+    )
     today = clock.today()
     return ApplicationList(
         items=[
@@ -217,7 +197,7 @@ async def list_applications(
                 light=deadlines.light(a, today),
                 created_at=a.created_at,
             )
-            for a in rows.all()
+            for a in rows
         ]
     )
 

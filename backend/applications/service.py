@@ -5,6 +5,7 @@ Idempotency keys: idempotency.py. Status changes and what each records: timeline
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jsonschema
@@ -41,7 +42,7 @@ from backend.applications.schemas import (
 from backend.applications.state_machine import Actor, Status
 from backend.applications.timeline import record_change, transition
 from backend.catalog import ServiceDetail
-from backend.identity import Identity, may_act_for, require_level
+from backend.identity import Identity, link_for, may_act_for, require_level
 from integrations.base import Caller
 
 
@@ -148,6 +149,30 @@ async def _check_materials(
                 raise MaterialInvalid(f"upload {ref.upload_id} is not one of yours")
             attached.append({"code": ref.code, "source": "upload", "ref": ref.upload_id})
     return attached
+
+
+async def listed(
+    db: AsyncSession,
+    citizen_id: str,
+    acting_for: str | None,
+    *,
+    status: Status | None,
+    limit: int,
+) -> Sequence[Application]:
+    """The citizen's own applications, newest first; acting for an enterprise (its credit
+    code), the enterprise's, whichever linked citizen made them."""
+    if acting_for is not None:
+        _, enterprise = await link_for(db, citizen_id, acting_for)
+        query = select(Application).where(Application.enterprise_id == enterprise.id)
+    else:
+        query = select(Application).where(
+            Application.applicant_id == citizen_id,
+            col(Application.enterprise_id).is_(None),
+        )
+    if status is not None:
+        query = query.where(Application.status == status)
+    rows = await db.exec(query.order_by(col(Application.created_at).desc()).limit(limit))
+    return rows.all()
 
 
 async def owned(db: AsyncSession, application_id: str, citizen_id: str) -> Application:

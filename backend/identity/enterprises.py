@@ -145,13 +145,15 @@ async def act_as(
     identity: Identity,
     db: AsyncSession,
     citizen: Citizen,
-    session: AuthSession,
+    session_id: str,
     credit_code: str | None,
     auth_time: int,
 ) -> TokenPair:
     """New tokens for the same device, acting for the enterprise (or for oneself: None)."""
     if credit_code is not None:
         await link_for(db, citizen.id, credit_code)
+    session = await db.get(AuthSession, session_id)
+    assert session is not None  # the token was verified against a live session
     return await identity.issue_for_session(
         db, citizen, session, auth_time=auth_time, acting_for=credit_code
     )

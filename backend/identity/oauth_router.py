@@ -18,7 +18,6 @@ from backend.db import SessionDep
 from backend.errors import AppError, problem_responses
 from backend.identity.auth import IdentityDep
 from backend.identity.clients import authenticate, issue_client_token
-from backend.identity.models import Citizen
 from backend.identity.oidc import SCOPES, issue_tokens, redeem_code
 from backend.state import settings_of
 
@@ -133,7 +132,7 @@ async def token(
         record = await redeem_code(
             identity, code or "", client.client_id, redirect_uri or "", code_verifier or ""
         )
-        citizen = await db.get(Citizen, record["citizen_id"]) if record else None
+        citizen = await identity.find_citizen(db, record["citizen_id"]) if record else None
         if record is None or citizen is None:
             raise OAuthError("invalid_grant", "The code is invalid, used, or does not match")
         body = issue_tokens(identity, record, citizen)

@@ -146,6 +146,10 @@ class Identity:
             return found
         return citizen
 
+    async def find_citizen(self, db: AsyncSession, citizen_id: str) -> Citizen | None:
+        """The account, or None when there is none (any more)."""
+        return await db.get(Citizen, citizen_id)
+
     async def citizen_by_id(self, db: AsyncSession, citizen_id: str) -> Citizen:
         citizen = await db.get(Citizen, citizen_id)
         assert citizen is not None, "foreign keys keep bindings and sessions pointing at accounts"

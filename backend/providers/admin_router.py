@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlmodel import col, select
 
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import CurrentAdmin, InvalidToken, NotAnAdministrator
 from backend.providers import proposals, service
-from backend.providers.models import Provider, ProviderService
 from backend.providers.schemas import (
     ClientCredentials,
     Decision,
@@ -61,8 +59,7 @@ async def create_provider(body: ProviderCreate, _: CurrentAdmin, db: SessionDep)
     responses=problem_responses(*ADMIN),
 )
 async def list_providers(_: CurrentAdmin, db: SessionDep) -> list[ProviderOut]:
-    rows = await db.exec(select(Provider).order_by(col(Provider.code)))
-    return [ProviderOut(**p.model_dump()) for p in rows.all()]
+    return [ProviderOut(**p.model_dump()) for p in await service.all_providers(db)]
 
 
 @admin_router.get(
@@ -82,10 +79,7 @@ async def list_proposals(
     db: SessionDep,
     status: Annotated[Literal["proposed", "approved", "rejected"] | None, Query()] = "proposed",
 ) -> list[ProposalOut]:
-    query = select(ProviderService).order_by(col(ProviderService.created_at))
-    if status is not None:
-        query = query.where(ProviderService.status == status)
-    return [proposal_out(p) for p in (await db.exec(query.limit(200))).all()]
+    return [proposal_out(p) for p in await proposals.listed(db, status, limit=200)]
 
 
 DECISION_PROBLEMS = problem_responses(

@@ -9,6 +9,7 @@ release never silently drops what providers brought.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import col, select
@@ -50,6 +51,24 @@ class ProposalDecided(AppError):
     code = "SERVICE_PROPOSAL_DECIDED"
     title_zh = "该事项申请已处理"
     title_en = "This proposal has been decided already"
+
+
+async def listed(db: AsyncSession, status: str | None, *, limit: int) -> Sequence[ProviderService]:
+    """Proposals, oldest first; only those with ``status`` if given."""
+    query = select(ProviderService).order_by(col(ProviderService.created_at))
+    if status is not None:
+        query = query.where(ProviderService.status == status)
+    return (await db.exec(query.limit(limit))).all()
+
+
+async def of_provider(db: AsyncSession, provider_code: str) -> Sequence[ProviderService]:
+    """Every proposal of one provider, oldest first."""
+    rows = await db.exec(
+        select(ProviderService)
+        .where(ProviderService.provider_code == provider_code)
+        .order_by(col(ProviderService.created_at))
+    )
+    return rows.all()
 
 
 async def _operations(db: AsyncSession, adapter_id: str, version: int | None) -> set[str]:

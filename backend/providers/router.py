@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import col, select
 
 from backend.db import SessionDep
 from backend.errors import problem_responses
@@ -21,7 +20,7 @@ from backend.providers.dependencies import (
 )
 from backend.providers.dryrun import dry_run
 from backend.providers.health import AdapterHealth, adapter_health
-from backend.providers.models import ProviderAdapter, ProviderService
+from backend.providers.models import ProviderAdapter
 from backend.providers.schemas import (
     AdapterOut,
     ClientCreate,
@@ -134,12 +133,7 @@ async def register_adapter(
     responses=problem_responses(*PROVIDER),
 )
 async def list_adapters(caller: CurrentProvider, db: SessionDep) -> list[AdapterOut]:
-    rows = await db.exec(
-        select(ProviderAdapter)
-        .where(ProviderAdapter.provider_code == caller.provider.code)
-        .order_by(col(ProviderAdapter.adapter_id))
-    )
-    return [await _adapter_out(db, a) for a in rows.all()]
+    return [await _adapter_out(db, a) for a in await service.adapters_of(db, caller.provider.code)]
 
 
 @router.get(
@@ -338,9 +332,4 @@ async def propose_service(
     responses=problem_responses(*PROVIDER),
 )
 async def my_services(caller: CurrentProvider, db: SessionDep) -> list[ProposalOut]:
-    rows = await db.exec(
-        select(ProviderService)
-        .where(ProviderService.provider_code == caller.provider.code)
-        .order_by(col(ProviderService.created_at))
-    )
-    return [proposal_out(p) for p in rows.all()]
+    return [proposal_out(p) for p in await proposals.of_provider(db, caller.provider.code)]

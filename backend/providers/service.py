@@ -125,6 +125,20 @@ async def create_provider(
     return provider, client.client_id, secret
 
 
+async def all_providers(db: AsyncSession) -> Sequence[Provider]:
+    rows = await db.exec(select(Provider).order_by(col(Provider.code)))
+    return rows.all()
+
+
+async def adapters_of(db: AsyncSession, provider_code: str) -> Sequence[ProviderAdapter]:
+    rows = await db.exec(
+        select(ProviderAdapter)
+        .where(ProviderAdapter.provider_code == provider_code)
+        .order_by(col(ProviderAdapter.adapter_id))
+    )
+    return rows.all()
+
+
 async def owned_adapter(db: AsyncSession, provider: str, adapter_id: str) -> ProviderAdapter:
     """The provider's adapter; another provider's (or none) is a 404, never a 403."""
     adapter = await db.get(ProviderAdapter, adapter_id)
