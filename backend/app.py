@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend import db
+from backend.app_state import AppState
 from backend.applications.admin_router import router as admin_applications_router
 from backend.applications.callbacks_router import router as callbacks_router
 from backend.applications.messages_router import router as messages_router
@@ -42,7 +43,6 @@ from backend.identity.enterprise_router import router as enterprise_router
 from backend.identity.keys import KeyStore
 from backend.identity.oauth_router import router as oauth_router
 from backend.identity.oidc_router import router as oidc_router
-from backend.identity.pii import PiiCipher
 from backend.identity.ratelimit import RateLimits
 from backend.identity.router import auth_router, jwks_router, me_router
 from backend.identity.service import Identity
@@ -51,11 +51,13 @@ from backend.kv import KV, kv_from_url
 from backend.migrate import migrate_and_seed
 from backend.observability import Metrics, ObservabilityMiddleware, configure_logging
 from backend.openapi_components import add_component_schemas, restore_example_nulls
+from backend.pii import PiiCipher
+from backend.providers.admin_router import admin_router as providers_admin_router
 from backend.providers.health import HealthRecorder, start_health
-from backend.providers.router import admin_router as providers_admin_router
 from backend.providers.router import router as providers_router
 from backend.providers.sync import AdapterSync
 from backend.settings import Settings, get_settings
+from backend.state import keep_state
 from integrations.breaker import BreakerPolicy
 from integrations.invoker import Invoker
 from integrations.loader import load_registry
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_safe()
     configure_logging(settings.log_level, settings.log_json, cache=settings.env != "test")
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.should_auto_migrate:
             await migrate_and_seed(url)
         engine = db.create_engine(url)
+        sessions = db.session_factory(engine)
         kv = kv_from_url(settings.redis_url, namespace=settings.kv_namespace)
         # The one outgoing HTTP client of this worker (aiohttp: see integrations/transport.py).
         transport = AiohttpTransport(max_connections=settings.http_max_connections)
@@ -139,32 +143,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             observer=health_recorder,
             clock=clock,
         )
-        app.state.settings = settings
-        app.state.engine = engine
-        app.state.sessions = db.session_factory(engine)
-        app.state.kv = kv
-        app.state.gateway = Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds, clock))
-        app.state.identity = build_identity(settings, kv, invoker, app.state.sessions, clock)
-        app.state.registry = registry
+        identity = build_identity(settings, kv, invoker, sessions, clock)
         # Published provider adapters, swapped in on every worker without a restart.
-        adapter_sync = AdapterSync(
-            app.state.sessions, kv, registry, app.state.identity.pii, on_swap=invoker.forget
-        )
+        adapter_sync = AdapterSync(sessions, kv, registry, identity.pii, on_swap=invoker.forget)
         await adapter_sync.refresh()
         adapter_sync.start(ADAPTERS_WATCH_SECONDS)
-        app.state.adapter_sync = adapter_sync
-        catalog = CatalogStore(app.state.sessions)
+        catalog = CatalogStore(sessions)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
-        app.state.catalog = catalog
         # Per-operation success and latency, the probe of probe-safe operations, and the
         # open breakers the catalog marks as degraded.
         health = start_health(
-            app.state,
             kv=kv,
             invoker=invoker,
             recorder=health_recorder,
             probe_interval=settings.adapter_probe_seconds,
+        )
+        keep_state(
+            app,
+            AppState(
+                settings=settings,
+                engine=engine,
+                sessions=sessions,
+                kv=kv,
+                metrics=metrics,
+                pii=identity.pii,
+                registry=registry,
+                invoker=invoker,
+                gateway=Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds, clock)),
+                identity=identity,
+                catalog=catalog,
+                adapter_sync=adapter_sync,
+                open_breakers=health.open_breakers,
+                health_recorder=health_recorder,
+            ),
         )
         worker = None
         if settings.outbox_worker:
@@ -172,8 +184,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # `hefeitong worker` (as many as wanted) and turns this off.
             worker = asyncio.create_task(
                 run_worker(
-                    app.state.sessions,
-                    app.state.identity,
+                    sessions,
+                    identity,
                     catalog=catalog,
                     poll_interval=settings.poll_interval_seconds,
                 )
@@ -208,8 +220,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
-    metrics = Metrics()
-    app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(catalog_router)

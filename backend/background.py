@@ -20,10 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # backend.kv's Redis store uses this module
-    from backend.kv import KV
+from typing import Any
 
 
 def stop_requested() -> bool:
@@ -50,13 +47,3 @@ def one_pass(log: Any, failure: str, *, warning: bool = False) -> Iterator[None]
         else:
             log.exception(failure)
     stop_if_requested()
-
-
-async def claim_round(kv: KV, name: str, interval: float) -> bool:
-    """Whether this process runs this interval's round of ``name`` for the whole deployment.
-
-    The first process to set the round's key runs it; the key expires just before the next
-    round, so a process that dies hands the next round to another. With one KV store per
-    process (the embedded default) every process claims every round.
-    """
-    return await kv.set(f"round:{name}", b"1", ttl=interval * 0.9, nx=True)

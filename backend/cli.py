@@ -143,15 +143,14 @@ def catalog_load(
 
 async def _replace_catalog(catalog: CatalogFile, source: str, sha: str) -> int:
     from backend import db
-    from backend.catalog.service import replace_catalog
-    from backend.migrate import upgrade
+    from backend.migrate import load_catalog, upgrade
 
     url = get_settings().effective_database_url
     await upgrade(url)
     engine = db.create_engine(url)
     try:
         async with db.session_factory(engine)() as session, session.begin():
-            return await replace_catalog(session, catalog, source=source, source_sha256=sha)
+            return await load_catalog(session, catalog, source=source, source_sha256=sha)
     finally:
         await engine.dispose()
 
@@ -169,6 +168,7 @@ def worker(
 
 async def _worker(interval: float) -> None:
     from backend.app import create_app
+    from backend.app_state import state_of
     from backend.applications.notifications import run_worker
 
     settings = get_settings().model_copy(update={"outbox_worker_in_server": False})
@@ -178,11 +178,12 @@ async def _worker(interval: float) -> None:
             "delivering application notifications and polling query-only departments"
             " (Ctrl-C to stop)"
         )
+        state = state_of(application)
         await run_worker(
-            application.state.sessions,
-            application.state.identity,
+            state.sessions,
+            state.identity,
             interval=interval,
-            catalog=application.state.catalog,
+            catalog=state.catalog,
             poll_interval=settings.poll_interval_seconds,
         )
 

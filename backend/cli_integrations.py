@@ -74,7 +74,7 @@ def adapters_check(
 
 async def _check(timeout: float) -> list:  # type: ignore[type-arg]
     from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
-    from backend.gateway.probe import operations_to_probe, probe
+    from backend.gateway.probing import operations_to_probe, probe
     from backend.kv import MemoryKV
     from backend.settings import get_settings
     from integrations.invoker import Invoker

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.state import core_state
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """A UTC instant on every database: stored in UTC, read back timezone-aware.
@@ -103,8 +105,8 @@ def publish_after_commit(session: AsyncSession, channel: str) -> None:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    factory: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with factory() as session:
+    state = core_state(request)
+    async with state.sessions() as session:
         try:
             yield session
             await session.commit()
@@ -114,7 +116,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         for channel in session.info.pop(_AFTER_COMMIT, ()):
             # A lost wake-up only delays: whoever listens also looks on a timer.
             with contextlib.suppress(Exception):
-                await request.app.state.kv.publish(channel, b"1")
+                await state.kv.publish(channel, b"1")
 
 
 # scope="function": commit runs as soon as the route returns, before the response is

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from backend import db
 from backend.errors import problem_response
+from backend.state import CoreStateDep
 
 router = APIRouter(tags=["operations"])
 
@@ -51,8 +52,7 @@ async def healthz() -> Health:
     ),
     responses={503: {"description": "A dependency is unreachable; `failing` names it"}},
 )
-async def readyz(request: Request) -> Response:
-    state = request.app.state
+async def readyz(request: Request, state: CoreStateDep) -> Response:
     checks: dict[str, str] = {}
     for name, probe in (("database", db.ping(state.engine)), ("kv", state.kv.ping())):
         try:
@@ -75,6 +75,6 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    body, content_type = request.app.state.metrics.render()
+async def metrics(state: CoreStateDep) -> Response:
+    body, content_type = state.metrics.render()
     return Response(body, media_type=content_type)

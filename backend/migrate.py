@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.working_days import seed_calendar
-from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
+from backend.catalog.data_file import BUNDLED_CATALOG, CatalogFile, load_catalog_file
 from backend.catalog.service import replace_catalog, stored_revision
 from backend.db import create_engine
+from backend.providers.proposals import approved_services
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -61,7 +62,21 @@ async def seed_bundled_catalog(engine: AsyncEngine) -> int | None:
         current = await stored_revision(session)
         if current is not None and (current.source != "bundled" or current.source_sha256 == sha):
             return None
-        return await replace_catalog(session, catalog, source="bundled", source_sha256=sha)
+        return await load_catalog(session, catalog, source="bundled", source_sha256=sha)
+
+
+async def load_catalog(
+    session: AsyncSession, catalog: CatalogFile, *, source: str, source_sha256: str
+) -> int:
+    """Replace the catalog with a data file's, keeping the services providers brought.
+
+    Here, in the composition root, because it joins two features: the catalog owns its
+    tables, providers own the approved proposals, and neither imports the other for this.
+    """
+    contributed = await approved_services(session)
+    return await replace_catalog(
+        session, catalog, source=source, source_sha256=source_sha256, contributed=contributed
+    )
 
 
 async def migrate_and_seed(database_url: str) -> int | None:

@@ -55,12 +55,13 @@ from asgi_lifespan import LifespanManager
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.app import create_app
+from backend.app_state import state_of
 from backend.applications.working_days import WorkingCalendar, seed_years
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
 from backend.clock import today as china_today
 from backend.identity.clients import ADMIN_SCOPE, create_client, issue_client_token
-from backend.identity.pii import PiiCipher
 from backend.migrate import migrate_and_seed
+from backend.pii import PiiCipher
 from backend.settings import DEV_SECRET, Settings
 from integrations.identifiers import id_number_check_digit
 
@@ -678,7 +679,7 @@ class AdminAuth:
         self.app, self.client, self.via = app, client, ""
 
     async def register(self) -> None:
-        async with self.app.state.sessions() as session, session.begin():
+        async with state_of(self.app).sessions() as session, session.begin():
             self.registered, secret = await create_client(
                 session, "bench admin", kind="admin", scopes=[ADMIN_SCOPE]
             )
@@ -698,7 +699,7 @@ class AdminAuth:
             f"issue_client_token (POST /oauth2/token answered {response.status_code}: "
             f"{response.json().get('error', '')})"
         )
-        tokens = self.app.state.identity.tokens
+        tokens = state_of(self.app).identity.tokens
         body = issue_client_token(
             tokens.keys, tokens.issuer, self.registered, [ADMIN_SCOPE], tokens.ttl
         )
@@ -790,7 +791,7 @@ async def measure(database: str, runs: int, requests: int, stats_requests: int) 
                 transport=httpx.ASGITransport(app=app), base_url="http://bench"
             ) as client,
         ):
-            tokens = app.state.identity.tokens
+            tokens = state_of(app).identity.tokens
             now = int(time.time())
 
             def bearer(citizen: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from backend.app import create_app
+from backend.app_state import state_of
 from backend.catalog.service import CatalogSnapshot, ServiceFilter
 from backend.settings import Settings
 
@@ -53,7 +54,7 @@ async def main(rounds: int, repeat: int) -> None:
         settings = Settings(env="test", var_dir=Path(tmp), log_level="WARNING")
         app = create_app(settings)
         async with LifespanManager(app):
-            snapshot: CatalogSnapshot = app.state.catalog.snapshot
+            snapshot: CatalogSnapshot = state_of(app).catalog.snapshot
             services = list(snapshot.services.values())
 
             def search(q: str) -> object:

@@ -26,6 +26,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from backend.app import create_app
+from backend.app_state import state_of
 from backend.kv import KV, MemoryKV, RedisKV
 from backend.settings import Settings
 from integrations.sandbox import DEPARTMENTS, SandboxHandle, start_sandbox_thread
@@ -297,15 +298,15 @@ async def forget_transient_state(app: FastAPI) -> None:
     windows, one-time codes, idempotency claims); the database keeps everything that lasts,
     and tests are kept apart there by their own data.
     """
-    settings: Settings = app.state.settings
-    kv = app.state.kv
-    await app.state.identity.limits.reset()
+    settings: Settings = state_of(app).settings
+    kv = state_of(app).kv
+    await state_of(app).identity.limits.reset()
     if isinstance(kv, MemoryKV):
         kv.clear()
     else:
         assert settings.redis_url is not None
         await drop_namespace(settings.redis_url, settings.kv_namespace)
-    invoker = app.state.gateway.invoker
+    invoker = state_of(app).gateway.invoker
     for adapter_id in invoker.registry.ids():
         await invoker.breaker(adapter_id).reset()
 

@@ -7,17 +7,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
 
 from backend import clock
-from backend.applications import deadlines, stats
-from backend.applications.models import Application, CalendarYear
-from backend.applications.working_days import load_calendar, year_from_schedule
-from backend.catalog.dependencies import CatalogDep
+from backend.applications import calendar_admin, stats
+from backend.applications.models import CalendarYear
+from backend.applications.working_days import year_from_schedule
+from backend.catalog import CatalogDep
 from backend.db import SessionDep
 from backend.errors import AppError, NotFound, problem_responses
-from backend.identity.exceptions import InvalidToken
-from backend.identity.provider_auth import CurrentAdmin, NotAnAdministrator
+from backend.identity import CurrentAdmin, InvalidToken, NotAnAdministrator
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 ADMIN_PROBLEMS = (InvalidToken, NotAnAdministrator)
@@ -85,7 +83,7 @@ def _out(row: CalendarYear, rescheduled: int = 0) -> CalendarYearOut:
     responses=problem_responses(*ADMIN_PROBLEMS, NotFound),
 )
 async def get_calendar_year(year: Year, _: CurrentAdmin, db: SessionDep) -> CalendarYearOut:
-    row = await db.get(CalendarYear, year)
+    row = await calendar_admin.published_year(db, year)
     if row is None:
         raise NotFound(f"No published calendar for {year}: deadlines in it are estimated")
     return _out(row)
@@ -109,29 +107,8 @@ async def put_calendar_year(
         row = year_from_schedule(year, body.holidays, body.workdays, body.source)
     except ValueError as exc:
         raise CalendarInvalid(str(exc)) from None
-    row = await db.merge(row)
-    await db.flush()
-    return _out(row, await _reschedule(db, year))
-
-
-async def _reschedule(db: SessionDep, year: int) -> int:
-    """Recompute the deadlines of running clocks that count days in ``year``."""
-    calendar = await load_calendar(db)
-    next_year = datetime(year + 1, 1, 1, tzinfo=clock.CHINA)
-    running = await db.exec(
-        select(Application).where(
-            col(Application.status).in_([s.value for s in stats.CLOCKED]),
-            col(Application.accepted_at) < next_year,
-            col(Application.due_on) >= date(year, 1, 1),
-        )
-    )
-    count = 0
-    for application in running.all():
-        assert application.accepted_at is not None
-        deadlines.reschedule(application, calendar, clock.china_date(application.accepted_at))
-        db.add(application)
-        count += 1
-    return count
+    row, rescheduled = await calendar_admin.publish_year(db, row)
+    return _out(row, rescheduled)
 
 
 class Figures(BaseModel):

@@ -34,10 +34,10 @@ from backend.applications.provider_router import (
     SupplementRequest,
     TripRecord,
 )
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 from backend.clock import utcnow
 from backend.errors import AppError, ValidationFailed
-from backend.identity.pii import PiiCipher
+from backend.pii import PiiCipher
 
 SECRET_FIELD = "webhook_secret"  # the cipher binds each token to its column
 SECRET_PREFIX = "whsec_"

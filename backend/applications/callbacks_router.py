@@ -24,12 +24,10 @@ from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
 from backend.applications.schemas import ApplicationOut
 from backend.applications.service import describe
 from backend.applications.state_machine import IllegalTransition
-from backend.catalog.dependencies import CatalogDep
+from backend.catalog import CatalogDep
 from backend.db import SessionDep
 from backend.errors import problem_responses
-from backend.identity.auth import IdentityDep
-from backend.identity.exceptions import InvalidToken
-from backend.identity.provider_auth import CurrentDepartment
+from backend.identity import CurrentDepartment, IdentityDep, InvalidToken
 
 router = APIRouter(tags=["provider"])
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backend.errors import RETRY_AFTER_DOC, AppError
+from backend.errors import RETRY_AFTER_DOC, AppError, NotFound
 
 
 class ApplicationNotFound(AppError):
@@ -79,3 +79,9 @@ class RectificationClosed(AppError):
     code = "RECTIFICATION_CLOSED"
     title_zh = "该整改事项已办结"
     title_en = "This rectification is resolved already"
+
+
+class MessageNotFound(NotFound):
+    code = "MESSAGE_NOT_FOUND"
+    title_zh = "消息不存在"
+    title_en = "Message not found"

@@ -10,24 +10,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, select
 
-from backend.applications.models import Message
+from backend.applications import message_centre
+from backend.applications.exceptions import MessageNotFound
 from backend.applications.notifications import events_channel
-from backend.clock import utcnow
 from backend.db import SessionDep
-from backend.errors import NotFound, problem_responses
-from backend.identity.auth import CurrentCitizen, IdentityDep
-from backend.identity.exceptions import InvalidToken
+from backend.errors import problem_responses
+from backend.identity import CurrentCitizen, IdentityDep, InvalidToken
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 KEEPALIVE_SECONDS = 15.0
-
-
-class MessageNotFound(NotFound):
-    code = "MESSAGE_NOT_FOUND"
-    title_zh = "消息不存在"
-    title_en = "Message not found"
 
 
 _MESSAGE: dict[str, Any] = {
@@ -75,17 +67,9 @@ async def messages(
     unread_only: Annotated[bool, Query()] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessageList:
-    query = select(Message).where(Message.citizen_id == signed_in.citizen.id)
-    if unread_only:
-        query = query.where(col(Message.read_at).is_(None))
-    rows = (await db.exec(query.order_by(col(Message.id).desc()).limit(limit))).all()
-    unread = (
-        await db.exec(
-            select(Message.id).where(
-                Message.citizen_id == signed_in.citizen.id, col(Message.read_at).is_(None)
-            )
-        )
-    ).all()
+    rows, unread = await message_centre.messages_of(
+        db, signed_in.citizen.id, unread_only=unread_only, limit=limit
+    )
     return MessageList(
         items=[
             MessageOut(
@@ -98,7 +82,7 @@ async def messages(
             )
             for m in rows
         ],
-        unread=len(unread),
+        unread=unread,
     )
 
 
@@ -114,12 +98,7 @@ async def messages(
     responses=problem_responses(InvalidToken, MessageNotFound),
 )
 async def mark_read(message_id: str, signed_in: CurrentCitizen, db: SessionDep) -> Response:
-    message = await db.get(Message, message_id)
-    if message is None or message.citizen_id != signed_in.citizen.id:
-        raise MessageNotFound()
-    if message.read_at is None:
-        message.read_at = utcnow()
-        db.add(message)
+    await message_centre.mark_read(db, signed_in.citizen.id, message_id)
     return Response(status_code=204)
 
 

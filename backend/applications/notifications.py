@@ -22,11 +22,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.models import Application, Message, OutboxEvent
 from backend.applications.poller import CatalogSource, poll_round
-from backend.applications.service import OUTBOX_CHANNEL
+from backend.applications.timeline import OUTBOX_CHANNEL
 from backend.background import one_pass
 from backend.clock import utcnow
-from backend.identity.models import Citizen
-from backend.identity.service import Identity
+from backend.identity import Identity
 
 log = structlog.get_logger("hefeitong.notifications")
 
@@ -112,10 +111,9 @@ async def deliver_pending(
 async def _text(
     identity: Identity, db: AsyncSession, citizen_id: str, number: str, title: str
 ) -> None:
-    citizen = await db.get(Citizen, citizen_id)
-    if citizen is None:
+    phone = await identity.phone_of(db, citizen_id)
+    if phone is None:
         return
-    phone = identity.pii.decrypt(citizen.phone_enc, field="phone")
     try:
         await identity.department(
             "sms",

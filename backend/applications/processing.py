@@ -16,10 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.applications import deadlines
 from backend.applications.exceptions import ApplicationNotFound, NotAReviewer
 from backend.applications.models import Application, Review
-from backend.applications.service import add_note, transition
 from backend.applications.state_machine import Actor, IllegalTransition, Status
+from backend.applications.timeline import add_note, transition
 from backend.applications.working_days import load_calendar
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 from backend.clock import china_date, utcnow
 
 

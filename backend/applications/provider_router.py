@@ -21,12 +21,10 @@ from backend.applications.models import Application, Rectification
 from backend.applications.schemas import ApplicationOut, RectificationOut
 from backend.applications.service import describe
 from backend.applications.state_machine import IllegalTransition
-from backend.catalog.dependencies import CatalogDep
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import CatalogDep, ServiceDetail
 from backend.db import SessionDep
 from backend.errors import problem_responses
-from backend.identity.exceptions import InvalidToken
-from backend.identity.provider_auth import CurrentDepartment
+from backend.identity import CurrentDepartment, InvalidToken
 
 router = APIRouter(prefix="/v1/provider/applications", tags=["provider"])
 rectifications_router = APIRouter(prefix="/v1/provider/rectifications", tags=["provider"])

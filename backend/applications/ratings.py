@@ -14,10 +14,10 @@ from backend.applications.exceptions import (
     RectificationNotFound,
 )
 from backend.applications.models import Application, Rating, Rectification
-from backend.applications.service import add_note
 from backend.applications.state_machine import Actor, Status
+from backend.applications.timeline import add_note
 from backend.applications.working_days import load_calendar
-from backend.catalog.schemas import ServiceDetail
+from backend.catalog import ServiceDetail
 from backend.clock import china_date, utcnow
 
 RECTIFY_WITHIN_WORKING_DAYS = 15

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, select
 
 from backend import clock
-from backend.applications import deadlines, ratings, service, uploads
+from backend.applications import deadlines, idempotency, ratings, service, uploads
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
@@ -20,7 +19,6 @@ from backend.applications.exceptions import (
     NotAnApplicationService,
     NotRatable,
 )
-from backend.applications.models import Application, Upload
 from backend.applications.schemas import (
     ApplicationCreate,
     ApplicationList,
@@ -32,15 +30,19 @@ from backend.applications.schemas import (
 )
 from backend.applications.state_machine import IllegalTransition, Status
 from backend.applications.uploads import UploadEmpty, UploadTooLarge, UploadTypeRefused
-from backend.catalog.dependencies import CatalogDep
-from backend.catalog.exceptions import ServiceNotFound
-from backend.clock import utcnow
+from backend.catalog import CatalogDep, ServiceNotFound
 from backend.db import SessionDep
 from backend.errors import problem_responses
-from backend.identity.auth import CurrentCitizen, IdentityDep
-from backend.identity.dependencies import current_caller
-from backend.identity.enterprises import EnterpriseNotLinked, link_for
-from backend.identity.exceptions import AssuranceLevelTooLow, InvalidToken
+from backend.identity import (
+    AssuranceLevelTooLow,
+    CurrentCitizen,
+    EnterpriseNotLinked,
+    IdentityDep,
+    InvalidToken,
+    current_caller,
+    link_for,
+)
+from backend.state import CoreStateDep, SettingsDep
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 uploads_router = APIRouter(prefix="/v1/uploads", tags=["applications"])
@@ -87,21 +89,15 @@ class UploadOut(BaseModel):
         }
     },
 )
-async def upload(request: Request, signed_in: CurrentCitizen, db: SessionDep) -> UploadOut:
+async def upload(
+    request: Request, signed_in: CurrentCitizen, db: SessionDep, settings: SettingsDep
+) -> UploadOut:
     media = uploads.check_declared(
         request.headers.get("content-type"), request.headers.get("content-length")
     )
-    directory = request.app.state.settings.var_dir / "uploads"
+    directory = settings.var_dir / "uploads"
     sha, size = await uploads.store(directory, media, request.stream())
-    record = Upload(
-        owner_id=signed_in.citizen.id,
-        sha256=sha,
-        size=size,
-        content_type=media,
-        created_at=utcnow(),
-    )
-    db.add(record)
-    await db.flush()
+    record = await uploads.record(db, signed_in.citizen.id, sha, size, media)
     return UploadOut(id=record.id, sha256=sha, size=size, content_type=media)
 
 
@@ -146,14 +142,15 @@ async def submit(
     catalog: CatalogDep,
     db: SessionDep,
     identity: IdentityDep,
+    state: CoreStateDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ApplicationOut:
     if idempotency_key is None:
         raise IdempotencyKeyRequired()
     owner = signed_in.citizen.id
     catalog_service = catalog.service(body.service_code)
-    earlier = await service.claim_idempotency_key(
-        request.app.state.sessions, owner, idempotency_key, service.request_hash(body)
+    earlier = await idempotency.claim_idempotency_key(
+        state.sessions, owner, idempotency_key, idempotency.request_hash(body)
     )
     if earlier is not None:
         response.status_code = 200
@@ -186,18 +183,9 @@ async def list_applications(
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ApplicationList:
-    if signed_in.claims.acting_for is not None:
-        # Acting for an enterprise: its applications, whichever linked citizen made them.
-        _, enterprise = await link_for(db, signed_in.citizen.id, signed_in.claims.acting_for)
-        query = select(Application).where(Application.enterprise_id == enterprise.id)
-    else:
-        query = select(Application).where(
-            Application.applicant_id == signed_in.citizen.id,
-            col(Application.enterprise_id).is_(None),
-        )
-    if status is not None:
-        query = query.where(Application.status == status)
-    rows = await db.exec(query.order_by(col(Application.created_at).desc()).limit(limit))
+    rows = await service.listed(
+        db, signed_in.citizen.id, signed_in.claims.acting_for, status=status, limit=limit
+    )
     today = clock.today()
     return ApplicationList(
         items=[
@@ -210,7 +198,7 @@ async def list_applications(
                 light=deadlines.light(a, today),
                 created_at=a.created_at,
             )
-            for a in rows.all()
+            for a in rows
         ]
     )
 

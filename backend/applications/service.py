@@ -1,31 +1,27 @@
-"""Submitting applications and reading them back; the applicant's side of the lifecycle."""
+"""Submitting applications and reading them back; the applicant's side of the lifecycle.
+
+Idempotency keys: idempotency.py. Status changes and what each records: timeline.py.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 import jsonschema
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.applications import deadlines, stats
+from backend.applications import deadlines
 from backend.applications.exceptions import (
     ApplicationNotFound,
     FormInvalid,
-    IdempotencyInFlight,
-    IdempotencyKeyReused,
     MaterialInvalid,
     NotAnApplicationService,
 )
 from backend.applications.models import (
     Application,
     IdempotencyRecord,
-    OutboxEvent,
     Rating,
     Review,
     TimelineEntry,
@@ -42,67 +38,12 @@ from backend.applications.schemas import (
     SupplementSubmission,
     TimelineOut,
 )
-from backend.applications.state_machine import Actor, Status, check
-from backend.applications.working_days import load_calendar
-from backend.catalog.schemas import ServiceDetail
-from backend.clock import china_date, today, utcnow
-from backend.db import publish_after_commit
-from backend.gateway.service import require_level
-from backend.identity.models import EnterpriseLink
-from backend.identity.service import Identity
+from backend.applications.state_machine import Actor, Status
+from backend.applications.timeline import record_change, transition
+from backend.catalog import ServiceDetail
+from backend.clock import today, utcnow
+from backend.identity import Identity, link_for, may_act_for, require_level
 from integrations.base import Caller
-
-# Workers listen here to deliver new outbox events at once instead of at their next pass.
-OUTBOX_CHANNEL = "applications:outbox"
-# The clock stops for good: the matter is decided and delivered, refused or withdrawn.
-FINISHED = (Status.COMPLETED, Status.REJECTED, Status.WITHDRAWN)
-# A claimed key whose request never finished (the worker died) may be taken over after this.
-IN_FLIGHT_TIMEOUT = timedelta(seconds=60)
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def request_hash(body: ApplicationCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def claim_idempotency_key(
-    sessions: async_sessionmaker[AsyncSession], owner_id: str, key: str, digest: str
-) -> str | None:
-    """Claim the key in its own committed transaction, so concurrent requests see it.
-
-    Returns the id of the application an earlier identical request created, or None
-    when this request is the one to create it.
-    """
-    async with sessions() as db, db.begin():
-        try:
-            async with db.begin_nested():
-                db.add(
-                    IdempotencyRecord(
-                        owner_id=owner_id, key=key, request_hash=digest, created_at=utcnow()
-                    )
-                )
-            return None
-        except IntegrityError:
-            pass
-        found = await db.exec(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key
-            )
-        )
-        record = found.one()
-        if record.request_hash != digest:
-            raise IdempotencyKeyReused()
-        if record.application_id is not None:
-            return record.application_id
-        if utcnow() - _as_utc(record.created_at) < IN_FLIGHT_TIMEOUT:
-            raise IdempotencyInFlight(headers={"Retry-After": "1"})
-        record.created_at = utcnow()  # abandoned by a request that died: take it over
-        db.add(record)
-        return None
 
 
 async def submit(
@@ -138,7 +79,7 @@ async def submit(
     )
     db.add(application)
     await db.flush()
-    await _record(
+    await record_change(
         db,
         application,
         None,
@@ -210,6 +151,30 @@ async def _check_materials(
     return attached
 
 
+async def listed(
+    db: AsyncSession,
+    citizen_id: str,
+    acting_for: str | None,
+    *,
+    status: Status | None,
+    limit: int,
+) -> Sequence[Application]:
+    """The citizen's own applications, newest first; acting for an enterprise (its credit
+    code), the enterprise's, whichever linked citizen made them."""
+    if acting_for is not None:
+        _, enterprise = await link_for(db, citizen_id, acting_for)
+        query = select(Application).where(Application.enterprise_id == enterprise.id)
+    else:
+        query = select(Application).where(
+            Application.applicant_id == citizen_id,
+            col(Application.enterprise_id).is_(None),
+        )
+    if status is not None:
+        query = query.where(Application.status == status)
+    rows = await db.exec(query.order_by(col(Application.created_at).desc()).limit(limit))
+    return rows.all()
+
+
 async def owned(db: AsyncSession, application_id: str, citizen_id: str) -> Application:
     """The application if the citizen made it, or may act for the enterprise it was made
     for; 404 otherwise (never 403: another's application is not even confirmed to exist)."""
@@ -218,15 +183,10 @@ async def owned(db: AsyncSession, application_id: str, citizen_id: str) -> Appli
         raise ApplicationNotFound()
     if application.applicant_id == citizen_id:
         return application
-    if application.enterprise_id is not None:
-        link = await db.exec(
-            select(EnterpriseLink.id).where(
-                EnterpriseLink.enterprise_id == application.enterprise_id,
-                EnterpriseLink.citizen_id == citizen_id,
-            )
-        )
-        if link.first() is not None:
-            return application
+    if application.enterprise_id is not None and await may_act_for(
+        db, citizen_id, application.enterprise_id
+    ):
+        return application
     raise ApplicationNotFound()
 
 
@@ -262,108 +222,6 @@ async def supplement(
 
 async def withdraw(db: AsyncSession, application: Application, owner_id: str) -> None:
     await transition(db, application, Status.WITHDRAWN, Actor.APPLICANT, owner_id, "申请人撤回")
-
-
-async def transition(
-    db: AsyncSession,
-    application: Application,
-    target: Status,
-    actor: Actor,
-    actor_id: str,
-    note: str | None,
-) -> None:
-    """Change status through the state machine, recording it on the timeline."""
-    current = Status(application.status)
-    check(current, target, actor)
-    application.status, application.updated_at = target, utcnow()
-    db.add(application)
-    await _record(db, application, current, target, actor, actor_id, note)
-
-
-def add_note(
-    db: AsyncSession, application: Application, actor: Actor, actor_id: str, note: str
-) -> None:
-    """A timeline entry that changes no status (a department's opinion, a trip)."""
-    db.add(
-        TimelineEntry(
-            application_id=application.id,
-            at=utcnow(),
-            actor=actor,
-            actor_id=actor_id,
-            from_status=application.status,
-            to_status=application.status,
-            note=note,
-        )
-    )
-
-
-async def _record(
-    db: AsyncSession,
-    application: Application,
-    before: Status | None,
-    after: Status,
-    actor: Actor,
-    actor_id: str,
-    note: str | None,
-) -> None:
-    """The timeline entry, the outbox event, the clock and the running statistics of one
-    change, in the change's transaction, so they commit (or vanish) with it."""
-    now = utcnow()
-    await _clock_and_stats(db, application, before, after, now)
-    db.add(
-        TimelineEntry(
-            application_id=application.id,
-            at=now,
-            actor=actor,
-            actor_id=actor_id,
-            from_status=before,
-            to_status=after,
-            note=note,
-        )
-    )
-    db.add(
-        OutboxEvent(
-            application_id=application.id,
-            citizen_id=application.applicant_id,
-            status=after,
-            note=note,
-            created_at=now,
-        )
-    )
-    publish_after_commit(db, OUTBOX_CHANNEL)
-
-
-async def _clock_and_stats(
-    db: AsyncSession,
-    application: Application,
-    before: Status | None,
-    after: Status,
-    now: datetime,
-) -> None:
-    day = china_date(now)
-    if after == Status.SUBMITTED:
-        await stats.bump(db, day, application.service_code, submitted=1)
-    if after == Status.SUPPLEMENT_REQUIRED:
-        deadlines.pause(application, day)
-    elif before == Status.SUPPLEMENT_REQUIRED:
-        deadlines.resume(application, await load_calendar(db), day)
-    if after in FINISHED and application.finished_at is None:
-        application.finished_at = now
-    # Counted once, when decided: a rejection that is later "completed" (the refusal
-    # notice delivered) was counted as rejected already.
-    if after == Status.REJECTED or (after == Status.COMPLETED and before == Status.APPROVED):
-        used = deadlines.used_working_days(application, await load_calendar(db), day)
-        completed = after == Status.COMPLETED
-        await stats.bump(
-            db,
-            day,
-            application.service_code,
-            completed=int(completed),
-            rejected=int(not completed),
-            one_trip=int(completed and application.trips <= 1),
-            on_time=int(application.due_on is None or day <= application.due_on),
-            working_days=used,
-        )
 
 
 async def describe(

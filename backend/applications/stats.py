@@ -22,8 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.models import Application, DailyStats
 from backend.applications.state_machine import Status
-from backend.catalog.schemas import ServiceDetail
-from backend.catalog.service import CatalogSnapshot
+from backend.catalog import CatalogSnapshot, ServiceDetail
 
 GroupBy = Literal["domain", "department", "service"]
 COUNTERS = (

@@ -17,6 +17,10 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.applications.models import Upload
+from backend.clock import utcnow
 from backend.errors import AppError
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -90,3 +94,13 @@ async def store(directory: Path, media: str, chunks: AsyncIterator[bytes]) -> tu
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+async def record(db: AsyncSession, owner_id: str, sha: str, size: int, media: str) -> Upload:
+    """The stored file as one of the citizen's uploads (a material refers to its id)."""
+    upload = Upload(
+        owner_id=owner_id, sha256=sha, size=size, content_type=media, created_at=utcnow()
+    )
+    db.add(upload)
+    await db.flush()
+    return upload

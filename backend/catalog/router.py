@@ -1,20 +1,20 @@
 """Catalog reads: domains, services (filter, search, pages), life events, regions.
 
 Every service a response shows carries ``degraded``: its department system's breaker is open.
-The flags come from ``app.state.open_breakers`` (``backend.providers.health.OpenBreakers``, a
-set kept fresh in the background), so a catalog read still makes no I/O; the ETag is the
+The flags come from the app state's ``open_breakers`` (providers' ``OpenBreakers``, a set
+kept fresh in the background), so a catalog read still makes no I/O; the ETag is the
 body's hash, so it changes with any flag the response shows and a 304 never hides a change.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from backend.catalog.data_file import ServiceKind
-from backend.catalog.dependencies import CatalogDep
+from backend.catalog.dependencies import CatalogDep, catalog_state
 from backend.catalog.exceptions import LifeEventNotFound, ServiceNotFound
 from backend.catalog.schemas import (
     DomainList,
@@ -45,17 +45,8 @@ def _cached(request: Request, model: BaseModel, max_age: int = CACHE_SECONDS) ->
     return cached_json(request, model, max_age=max_age)
 
 
-class _OpenBreakers(Protocol):
-    adapter_ids: frozenset[str]
-
-
-_NONE_OPEN: frozenset[str] = frozenset()
-
-
 def _open_adapters(request: Request) -> frozenset[str]:
-    # Absent in an app started without the health tasks: then nothing is degraded.
-    watch: _OpenBreakers | None = getattr(request.app.state, "open_breakers", None)
-    return watch.adapter_ids if watch is not None else _NONE_OPEN
+    return catalog_state(request).open_breakers.adapter_ids
 
 
 class _Degraded:

@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.catalog.contributed import ContributedService, add_contributed, service_code_taken
 from backend.catalog.data_file import CatalogFile
 from backend.catalog.exceptions import LifeEventNotFound, ServiceNotFound
 from backend.catalog.models import (
@@ -38,13 +39,21 @@ from backend.catalog.schemas import (
     ServiceSummary,
 )
 from backend.catalog.search import SearchDocument, SearchIndex
-from backend.providers.catalog import restore_approved
 
 
 async def replace_catalog(
-    session: AsyncSession, catalog: CatalogFile, *, source: str, source_sha256: str
+    session: AsyncSession,
+    catalog: CatalogFile,
+    *,
+    source: str,
+    source_sha256: str,
+    contributed: Sequence[ContributedService],
 ) -> int:
     """Replace the stored catalog with ``catalog`` in the caller's transaction.
+
+    ``contributed`` (the services departments brought, oldest first) are added back after
+    the file's, unless the file now has a service with that code. Required, so no caller
+    forgets them: a data release must not silently drop what departments brought.
 
     Returns the new revision. The caller commits; on any error it rolls back and
     the previous catalog stays as it was.
@@ -105,7 +114,9 @@ async def replace_catalog(
         for e in catalog.life_events
         for j, code in enumerate(e.services)
     )
-    await restore_approved(session)  # what providers brought outlives a data release
+    for service in contributed:
+        if not await service_code_taken(session, service.code):
+            await add_contributed(session, service)
     current = await session.get(CatalogRevision, 1)
     revision = (current.revision if current else 0) + 1
     if current:

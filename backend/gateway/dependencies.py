@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, cast
 
 from fastapi import Depends, Header, Request
 
 from backend.errors import ValidationFailed
 from backend.gateway.service import Gateway
+from backend.state import CoreState, lifespan_state, settings_of
+
+
+class GatewayState(CoreState, Protocol):
+    """What the gateway reads of the app's state (see backend/state.py)."""
+
+    @property
+    def gateway(self) -> Gateway: ...
+
+
+def gateway_of(request: Request) -> Gateway:
+    return cast(GatewayState, lifespan_state(request.app)).gateway
+
 
 TIMEOUT_HEADER = "x-timeout-ms"
 TIMEOUT_MS_MIN = 50
@@ -33,8 +46,7 @@ TIMEOUT_HEADER_PARAMETER: dict[str, Any] = {
 
 
 async def get_gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
+    return gateway_of(request)
 
 
 async def request_deadline(
@@ -53,7 +65,7 @@ def deadline_from(request: Request) -> float:
 
     ``X-Timeout-Ms`` (the client's remaining budget) can only shorten the configured one.
     """
-    budget: float = request.app.state.settings.invoke_timeout
+    budget = settings_of(request).invoke_timeout
     header = request.headers.get(TIMEOUT_HEADER)
     if header is not None:
         if not header.isdigit() or not TIMEOUT_MS_MIN <= int(header) <= TIMEOUT_MS_MAX:

@@ -26,9 +26,10 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from backend.catalog import snapshot_of
 from backend.errors import AppError, ValidationFailed, render_app_error
-from backend.gateway.dependencies import TIMEOUT_HEADER, deadline_from
-from backend.identity.dependencies import optional_caller_from
+from backend.gateway.dependencies import TIMEOUT_HEADER, deadline_from, gateway_of
+from backend.identity import optional_caller_from
 
 _INVOKE_PATH = re.compile(r"^/v1/services/([^/]{1,64})/invoke$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -100,13 +101,11 @@ async def invoke_params(request: Request) -> dict[str, Any]:
 
 async def answer_invoke(request: Request, code: str) -> bytes:
     """The ``InvokeResponse`` JSON for one invoke request; raises ``AppError`` problems."""
-    state = request.app.state
-    service = state.catalog.snapshot.service(code)
+    service = snapshot_of(request).service(code)
     caller = await optional_caller_from(request)
     deadline = deadline_from(request)
     params = await invoke_params(request)
-    body: bytes = await state.gateway.invoke(service, params, caller, deadline)
-    return body
+    return await gateway_of(request).invoke(service, params, caller, deadline)
 
 
 class InvokeFastPath:

@@ -8,34 +8,23 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
-from backend.catalog.exceptions import ServiceNotFound
+from backend.catalog import ServiceNotFound
+from backend.department_problems import ADAPTER_PROBLEMS, DepartmentRejected
 from backend.errors import problem_responses
 from backend.gateway.dependencies import TIMEOUT_HEADER_PARAMETER, DeadlineDep, GatewayDep
-from backend.gateway.exceptions import (
-    AdapterBadResponseProblem,
-    AdapterTimeoutProblem,
-    AdapterUnavailableProblem,
-    DepartmentRejected,
-)
 from backend.gateway.invoke import answer_invoke
 from backend.gateway.overview import build_overview
 from backend.gateway.schemas import InvokeResponse, Overview
-from backend.gateway.service import require_level
-from backend.identity.dependencies import CurrentCaller
-from backend.identity.exceptions import (
+from backend.identity import (
     AssuranceLevelTooLow,
     AuthenticationRequired,
+    CurrentCaller,
     InvalidToken,
+    require_level,
 )
+from backend.state import SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
-
-_ADAPTER_PROBLEMS = (
-    AdapterTimeoutProblem,
-    AdapterUnavailableProblem,
-    AdapterBadResponseProblem,
-)
-
 
 # What answer_invoke reads by itself, so no parameter or dependency of the route declares
 # it (InvokeFastPath answers without FastAPI's parsing; see invoke.py), documented here.
@@ -61,7 +50,7 @@ INVOKE_OPENAPI_EXTRA: dict[str, Any] = {
         " An `X-Timeout-Ms` header (50–60000) shortens the time budget of the call."
     ),
     responses=problem_responses(
-        InvalidToken, ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *_ADAPTER_PROBLEMS
+        InvalidToken, ServiceNotFound, AssuranceLevelTooLow, DepartmentRejected, *ADAPTER_PROBLEMS
     ),
     openapi_extra=INVOKE_OPENAPI_EXTRA,
 )
@@ -83,10 +72,10 @@ async def invoke_service(code: str, request: Request) -> Response:
     responses=problem_responses(AuthenticationRequired, InvalidToken, AssuranceLevelTooLow),
 )
 async def overview(
-    request: Request, gateway: GatewayDep, caller: CurrentCaller, deadline: DeadlineDep
+    gateway: GatewayDep, caller: CurrentCaller, deadline: DeadlineDep, settings: SettingsDep
 ) -> Response:
     require_level(caller, 2)
-    budget = min(request.app.state.settings.overview_deadline, deadline - time.monotonic())
+    budget = min(settings.overview_deadline, deadline - time.monotonic())
     result = await build_overview(gateway, caller, budget)
     # Serialized here: FastAPI would validate the model it was just built from again.
     return Response(result.model_dump_json(), media_type="application/json")

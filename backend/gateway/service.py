@@ -9,27 +9,12 @@ from typing import Any
 import orjson
 import structlog
 
-from backend.catalog.schemas import ServiceDetail
-from backend.errors import AppError, ValidationFailed
+from backend.catalog import ServiceDetail
+from backend.department_problems import ADAPTER_PROBLEMS, problem_for
 from backend.gateway.cache import AnswerCache, Coalescer, cache_key, encode_data, now_iso
-from backend.gateway.exceptions import (
-    AdapterBadResponseProblem,
-    AdapterTimeoutProblem,
-    AdapterUnavailableProblem,
-    DepartmentRejected,
-)
 from backend.gateway.schemas import CacheState, Source
-from backend.identity.exceptions import AssuranceLevelTooLow
-from integrations.base import (
-    AdapterBadResponse,
-    AdapterError,
-    AdapterTimeout,
-    AdapterUnavailable,
-    Caller,
-    InvalidParameters,
-    RequestRejected,
-    UnknownOperation,
-)
+from backend.identity import require_level
+from integrations.base import AdapterError, Caller, RequestRejected
 from integrations.invoker import Invoker
 
 log = structlog.get_logger("hefeitong.gateway")
@@ -42,7 +27,6 @@ _CATALOG_SOURCE = (
     .model_dump_json()
     .encode()
 )
-_LEVEL_NAMES = {0: "匿名", 1: "L1 手机号验证", 2: "L2 实名认证", 3: "L3 人脸认证"}
 
 
 @dataclass(frozen=True)
@@ -70,36 +54,6 @@ class Answer:
                 b'"}',
             )
         )
-
-
-def require_level(caller: Caller, needed: int) -> None:
-    if caller.assurance_level < needed:
-        raise AssuranceLevelTooLow(
-            f"This service needs assurance level L{needed} ({_LEVEL_NAMES[needed]}); "
-            f"the caller has L{caller.assurance_level}",
-            required_level=needed,
-            current_level=caller.assurance_level,
-        )
-
-
-def problem_for(exc: AdapterError) -> AppError:
-    """The client-facing problem for an adapter failure (no upstream body ever included)."""
-    if isinstance(exc, AdapterTimeout):
-        return AdapterTimeoutProblem(f"{exc.adapter_id} did not answer in time")
-    if isinstance(exc, AdapterUnavailable):
-        headers = {}
-        if exc.retry_after is not None:
-            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-        return AdapterUnavailableProblem(f"{exc.adapter_id} is unavailable", headers=headers)
-    if isinstance(exc, AdapterBadResponse):
-        return AdapterBadResponseProblem(f"{exc.adapter_id} sent an unusable reply")
-    if isinstance(exc, RequestRejected):
-        return DepartmentRejected(exc.message, upstream_code=exc.upstream_code)
-    if isinstance(exc, InvalidParameters):
-        return ValidationFailed("Invalid parameters for this service", errors=exc.errors)
-    if isinstance(exc, UnknownOperation):
-        return AdapterUnavailableProblem(f"{exc.adapter_id}.{exc.operation} is not configured")
-    return AdapterUnavailableProblem(str(exc))
 
 
 class Gateway:
@@ -186,7 +140,7 @@ class Gateway:
 
         try:
             return await self._coalescer.run(key, refresh)
-        except (AdapterTimeoutProblem, AdapterUnavailableProblem, AdapterBadResponseProblem):
+        except ADAPTER_PROBLEMS:
             if cached is not None:
                 log.info("gateway_served_stale", adapter=adapter_id, operation=operation)
                 return Answer(cached.data_json, cached.fetched_at, "stale")

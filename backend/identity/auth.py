@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,6 +13,7 @@ from backend.identity.exceptions import InvalidToken
 from backend.identity.models import Citizen
 from backend.identity.service import Identity
 from backend.identity.tokens import AccessClaims, TokenInvalid
+from backend.state import CoreState, lifespan_state
 
 _CHALLENGE = 'Bearer realm="hefeitong"'
 
@@ -27,9 +28,15 @@ CITIZEN_TOKEN = HTTPBearer(
 CitizenToken = Annotated[HTTPAuthorizationCredentials | None, Security(CITIZEN_TOKEN)]
 
 
+class IdentityState(CoreState, Protocol):
+    """What identity reads of the app's state (see backend/state.py)."""
+
+    @property
+    def identity(self) -> Identity: ...
+
+
 def identity_of(request: Request) -> Identity:
-    identity: Identity = request.app.state.identity
-    return identity
+    return cast(IdentityState, lifespan_state(request.app)).identity
 
 
 def bearer_token(request: Request) -> str | None:

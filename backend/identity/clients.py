@@ -95,6 +95,13 @@ def issue_client_token(
     }
 
 
+async def rotate_secret_of(db: AsyncSession, client_id: str) -> str:
+    """``rotate_secret`` for the client with this id, which must exist (it just signed in)."""
+    client = await db.get(OAuthClient, client_id)
+    assert client is not None, "only an authenticated client rotates its secret"
+    return await rotate_secret(db, client)
+
+
 async def rotate_secret(db: AsyncSession, client: OAuthClient) -> str:
     """A new secret for the client; the old one stops working at once."""
     secret = secrets.token_urlsafe(32)

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 
 from backend.identity.auth import CitizenToken, bearer_token, identity_of, verified_claims
 from backend.identity.exceptions import AuthenticationRequired, InvalidDevIdentity
+from backend.state import settings_of
 from integrations.base import Caller
 from integrations.identifiers import is_valid_id_number
 
@@ -31,7 +32,7 @@ def _dev_caller(request: Request) -> Caller | None:
     id_number = headers.get("x-dev-citizen")
     if id_number is None:
         return None
-    if request.app.state.settings.env != "test":
+    if settings_of(request).env != "test":
         raise AuthenticationRequired("X-Dev-Citizen is only honoured with HEFEITONG_ENV=test")
     return _parse_dev_caller(
         id_number, headers.get("x-dev-level", "2"), headers.get("x-dev-name"),

@@ -15,7 +15,6 @@ from backend.identity.enterprises import (
     NotLegalRepresentative,
 )
 from backend.identity.exceptions import AssuranceLevelTooLow, InvalidToken
-from backend.identity.models import AuthSession
 from backend.identity.schemas import (
     ActAsRequest,
     AgentRequest,
@@ -118,13 +117,11 @@ async def authorize_agent(
 async def act_as(
     body: ActAsRequest, signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep
 ) -> TokenPair:
-    session = await db.get(AuthSession, signed_in.claims.session_id)
-    assert session is not None  # the token was verified against a live session
     return await enterprises.act_as(
         identity,
         db,
         signed_in.citizen,
-        session,
+        signed_in.claims.session_id,
         body.credit_code,
         signed_in.claims.auth_time,
     )

@@ -111,6 +111,16 @@ async def links_of(db: AsyncSession, citizen_id: str) -> list[tuple[EnterpriseLi
     return [(link, enterprise) for link, enterprise in rows.all()]
 
 
+async def may_act_for(db: AsyncSession, citizen_id: str, enterprise_id: str) -> bool:
+    """Whether the citizen is linked to the enterprise (its legal representative or agent)."""
+    link = await db.exec(
+        select(EnterpriseLink.id).where(
+            EnterpriseLink.enterprise_id == enterprise_id, EnterpriseLink.citizen_id == citizen_id
+        )
+    )
+    return link.first() is not None
+
+
 async def link_for(
     db: AsyncSession, citizen_id: str, credit_code: str
 ) -> tuple[EnterpriseLink, Enterprise]:
@@ -136,13 +146,15 @@ async def act_as(
     identity: Identity,
     db: AsyncSession,
     citizen: Citizen,
-    session: AuthSession,
+    session_id: str,
     credit_code: str | None,
     auth_time: int,
 ) -> TokenPair:
     """New tokens for the same device, acting for the enterprise (or for oneself: None)."""
     if credit_code is not None:
         await link_for(db, citizen.id, credit_code)
+    session = await db.get(AuthSession, session_id)
+    assert session is not None  # the token was verified against a live session
     return await identity.issue_for_session(
         db, citizen, session, auth_time=auth_time, acting_for=credit_code
     )

@@ -18,8 +18,8 @@ from backend.db import SessionDep
 from backend.errors import AppError, problem_responses
 from backend.identity.auth import IdentityDep
 from backend.identity.clients import authenticate, issue_client_token
-from backend.identity.models import Citizen
 from backend.identity.oidc import SCOPES, issue_tokens, redeem_code
+from backend.state import settings_of
 
 router = APIRouter(tags=["oauth2"])
 
@@ -41,8 +41,7 @@ class OAuthClientUnauthorized(OAuthError):
 
 
 def _issuer(request: Request) -> str:
-    issuer: str = request.app.state.settings.token_issuer
-    return issuer.rstrip("/")
+    return settings_of(request).token_issuer.rstrip("/")
 
 
 @router.get(
@@ -133,7 +132,7 @@ async def token(
         record = await redeem_code(
             identity, code or "", client.client_id, redirect_uri or "", code_verifier or ""
         )
-        citizen = await db.get(Citizen, record["citizen_id"]) if record else None
+        citizen = await identity.find_citizen(db, record["citizen_id"]) if record else None
         if record is None or citizen is None:
             raise OAuthError("invalid_grant", "The code is invalid, used, or does not match")
         body = issue_tokens(identity, record, citizen)

@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -130,6 +131,23 @@ async def granted_scopes(db: AsyncSession, citizen_id: str, client_id: str) -> s
     )
     consent = found.first()
     return set(consent.scopes) if consent else set()
+
+
+async def consents_of(db: AsyncSession, citizen_id: str) -> Sequence[Consent]:
+    found = await db.exec(select(Consent).where(Consent.citizen_id == citizen_id))
+    return found.all()
+
+
+async def withdraw_consent(db: AsyncSession, citizen_id: str, client_id: str) -> bool:
+    """Forget the consent given to ``client_id``; False when there was none."""
+    found = await db.exec(
+        select(Consent).where(Consent.citizen_id == citizen_id, Consent.client_id == client_id)
+    )
+    consent = found.first()
+    if consent is None:
+        return False
+    await db.delete(consent)
+    return True
 
 
 async def grant(db: AsyncSession, citizen_id: str, client_id: str, scopes: list[str]) -> None:

@@ -7,14 +7,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Cookie, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import select
 
 from backend.db import SessionDep
 from backend.errors import AppError, problem_responses
 from backend.identity import oidc, otp
 from backend.identity.auth import CurrentCitizen, IdentityDep
 from backend.identity.exceptions import InvalidToken, RateLimited
-from backend.identity.models import Citizen, Consent
 from backend.identity.pages import consent_page, error_page, sign_in_page
 from backend.identity.service import LOGIN
 from backend.identity.validators import normalize_phone
@@ -93,7 +91,7 @@ async def _continue(
     sso = await oidc.browser_session(identity, sso_token)
     if sso is None or sso_token is None:
         return HTMLResponse(sign_in_page(request_id, pending.client_name))
-    citizen = await db.get(Citizen, sso["citizen_id"])
+    citizen = await identity.find_citizen(db, sso["citizen_id"])
     if citizen is None:
         return HTMLResponse(sign_in_page(request_id, pending.client_name))
     if "idcard" in pending.scopes and citizen.assurance_level < 2:
@@ -211,7 +209,7 @@ async def userinfo(request: Request, db: SessionDep, identity: IdentityDep) -> d
         claims = oidc.verify_userinfo_token(identity, header[7:].strip())
     if claims is None:
         raise InvalidToken(headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    citizen = await db.get(Citizen, claims["sub"])
+    citizen = await identity.find_citizen(db, str(claims["sub"]))
     granted = await oidc.granted_scopes(db, str(claims["sub"]), str(claims.get("azp", "")))
     if citizen is None or not granted:
         # Consent withdrawn since the token was issued: nothing more is released.
@@ -231,11 +229,10 @@ async def userinfo(request: Request, db: SessionDep, identity: IdentityDep) -> d
     responses=problem_responses(InvalidToken),
 )
 async def list_consents(signed_in: CurrentCitizen, db: SessionDep) -> dict[str, Any]:
-    found = await db.exec(select(Consent).where(Consent.citizen_id == signed_in.citizen.id))
     return {
         "items": [
             {"client_id": c.client_id, "scopes": c.scopes, "granted_at": c.granted_at.isoformat()}
-            for c in found.all()
+            for c in await oidc.consents_of(db, signed_in.citizen.id)
         ]
     }
 
@@ -253,13 +250,6 @@ async def list_consents(signed_in: CurrentCitizen, db: SessionDep) -> dict[str, 
     responses=problem_responses(InvalidToken, ConsentNotFound),
 )
 async def revoke_consent(client_id: str, signed_in: CurrentCitizen, db: SessionDep) -> Response:
-    found = await db.exec(
-        select(Consent).where(
-            Consent.citizen_id == signed_in.citizen.id, Consent.client_id == client_id
-        )
-    )
-    consent = found.first()
-    if consent is None:
+    if not await oidc.withdraw_consent(db, signed_in.citizen.id, client_id):
         raise ConsentNotFound()
-    await db.delete(consent)
     return Response(status_code=204)

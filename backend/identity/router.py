@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from backend.db import SessionDep
+from backend.department_problems import DepartmentRejected
 from backend.errors import problem_responses
-from backend.gateway.exceptions import DepartmentRejected
 from backend.identity import mini_program
 from backend.identity.auth import CurrentCitizen, IdentityDep
 from backend.identity.exceptions import (
@@ -29,7 +29,6 @@ from backend.identity.exceptions import (
 )
 from backend.identity.models import Citizen
 from backend.identity.otp import CODE_TTL
-from backend.identity.pii import mask_id_number, mask_name, mask_phone
 from backend.identity.schemas import (
     FaceVerification,
     Me,
@@ -48,6 +47,7 @@ from backend.identity.schemas import (
     TokenPair,
 )
 from backend.identity.service import Identity
+from backend.pii import mask_id_number, mask_name, mask_phone
 
 auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
 me_router = APIRouter(prefix="/v1/me", tags=["me"])

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.clock import SYSTEM, Clock, utcnow
-from backend.gateway.service import problem_for
+from backend.department_problems import problem_for
 from backend.identity import otp
 from backend.identity.exceptions import (
     FaceMismatch,
@@ -36,7 +36,6 @@ from backend.identity.exceptions import (
     retry_after,
 )
 from backend.identity.models import AuthSession, Citizen, RefreshToken
-from backend.identity.pii import PiiCipher
 from backend.identity.ratelimit import (
     PASSWORD_FAILURES_PER_ACCOUNT,
     PASSWORD_PER_IP,
@@ -46,6 +45,7 @@ from backend.identity.ratelimit import (
 from backend.identity.schemas import TokenPair
 from backend.identity.tokens import AccessClaims, TokenService
 from backend.kv import KV
+from backend.pii import PiiCipher
 from integrations.base import AdapterError, Caller
 from integrations.invoker import Invoker
 
@@ -145,10 +145,19 @@ class Identity:
             return found
         return citizen
 
+    async def find_citizen(self, db: AsyncSession, citizen_id: str) -> Citizen | None:
+        """The account, or None when there is none (any more)."""
+        return await db.get(Citizen, citizen_id)
+
     async def citizen_by_id(self, db: AsyncSession, citizen_id: str) -> Citizen:
         citizen = await db.get(Citizen, citizen_id)
         assert citizen is not None, "foreign keys keep bindings and sessions pointing at accounts"
         return citizen
+
+    async def phone_of(self, db: AsyncSession, citizen_id: str) -> str | None:
+        """The citizen's phone number in clear, to text them; None when the account is gone."""
+        citizen = await db.get(Citizen, citizen_id)
+        return None if citizen is None else self.pii.decrypt(citizen.phone_enc, field="phone")
 
     async def citizen_by_phone_hash(self, db: AsyncSession, phone_hash: str) -> Citizen | None:
         result = await db.exec(select(Citizen).where(Citizen.phone_hash == phone_hash))

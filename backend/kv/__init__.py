@@ -19,6 +19,7 @@ __all__ = [
     "LockNotAcquired",
     "MemoryKV",
     "RedisKV",
+    "claim_round",
     "kv_from_url",
 ]
 
@@ -35,3 +36,13 @@ def kv_from_url(url: str | None, *, namespace: str = "hft") -> KV:
         return RedisKV(url, namespace=namespace)
     # The URL itself may carry a password, so only the scheme goes into the message.
     raise ValueError(f"unsupported KV URL scheme {scheme!r}; use redis://, rediss:// or unix://")
+
+
+async def claim_round(kv: KV, name: str, interval: float) -> bool:
+    """Whether this process runs this interval's round of ``name`` for the whole deployment.
+
+    The first process to set the round's key runs it; the key expires just before the next
+    round, so a process that dies hands the next round to another. With one KV store per
+    process (the embedded default) every process claims every round.
+    """
+    return await kv.set(f"round:{name}", b"1", ttl=interval * 0.9, nx=True)

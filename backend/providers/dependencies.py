@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol, cast
 
 from fastapi import Depends, Request
 
 from backend.db import SessionDep
 from backend.errors import AppError
-from backend.identity.provider_auth import ClientToken, client_claims
+from backend.identity import ClientToken, client_claims
+from backend.pii import PiiCipher
 from backend.providers.models import Provider
+from backend.providers.sync import AdapterSync
+from backend.state import CoreState, lifespan_state
+from integrations.base import AdapterRegistry
+from integrations.invoker import Invoker
 
 
 class NotAProvider(AppError):
@@ -55,3 +60,23 @@ async def current_provider_admin(caller: CurrentProvider) -> ProviderCaller:
 
 CurrentProvider = Annotated[ProviderCaller, Depends(current_provider)]
 CurrentProviderAdmin = Annotated[ProviderCaller, Depends(current_provider_admin)]
+
+
+class ProvidersState(CoreState, Protocol):
+    """What provider onboarding reads of the app's state (see backend/state.py)."""
+
+    @property
+    def pii(self) -> PiiCipher: ...
+    @property
+    def registry(self) -> AdapterRegistry: ...
+    @property
+    def invoker(self) -> Invoker: ...
+    @property
+    def adapter_sync(self) -> AdapterSync: ...
+
+
+async def providers_state(request: Request) -> ProvidersState:
+    return cast(ProvidersState, lifespan_state(request.app))
+
+
+ProvidersStateDep = Annotated[ProvidersState, Depends(providers_state)]

@@ -1,224 +1,44 @@
-"""Provider onboarding over HTTP: administrators create providers and approve services;
-providers register, version, dry-run and publish their adapters, and propose services."""
+"""Providers over HTTP: clients, registering, versioning, dry-running and publishing adapters,
+their health, and proposing services for the catalog."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
+from fastapi import APIRouter, Query
 
 from backend.db import SessionDep
 from backend.errors import problem_responses
-from backend.identity.clients import create_client, rotate_secret
-from backend.identity.exceptions import InvalidToken
-from backend.identity.models import OAuthClient
-from backend.identity.provider_auth import CurrentAdmin, NotAnAdministrator
-from backend.providers import catalog as provider_catalog
-from backend.providers import service
+from backend.identity import InvalidToken, create_client, rotate_secret_of
+from backend.providers import proposals, service
 from backend.providers.dependencies import (
     CurrentProvider,
     CurrentProviderAdmin,
     NotAProvider,
     ProviderAdminRequired,
+    ProvidersStateDep,
 )
 from backend.providers.dryrun import dry_run
 from backend.providers.health import AdapterHealth, adapter_health
-from backend.providers.models import AdapterVersion, Provider, ProviderAdapter, ProviderService
+from backend.providers.models import ProviderAdapter
+from backend.providers.schemas import (
+    AdapterOut,
+    ClientCreate,
+    ClientCredentials,
+    DiffOut,
+    DryRunOut,
+    DryRunRequest,
+    ProposalOut,
+    ServiceProposal,
+    SpecBody,
+    VersionDetail,
+    proposal_out,
+    version_out,
+)
 from backend.providers.specs import SpecInvalid, compile_spec
 
-admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
 router = APIRouter(prefix="/v1/provider", tags=["provider"])
-ADMIN = (InvalidToken, NotAnAdministrator)
 PROVIDER = (InvalidToken, NotAProvider)
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$", examples=["hf-water"])]
-Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# --- platform administrators ------------------------------------------------------
-
-
-class ProviderCreate(_Body):
-    code: Code = Field(description="The department's code in the catalog")
-    name_zh: str = Field(min_length=2, max_length=100)
-    name_en: str = Field(min_length=2, max_length=200)
-    allowed_hosts: list[Host] = Field(min_length=1, max_length=20)
-    internal_hosts: list[Host] = Field(
-        default_factory=list,
-        max_length=20,
-        description="Hosts allowed although they are internal (government network)",
-    )
-
-
-class ProviderOut(BaseModel):
-    code: str
-    name_zh: str
-    name_en: str
-    allowed_hosts: list[str]
-    internal_hosts: list[str]
-    created_at: datetime
-
-
-class ClientCredentials(BaseModel):
-    client_id: str
-    client_secret: str = Field(description="Shown once; only its hash is kept")
-
-
-class ProviderCreated(ProviderOut):
-    client: ClientCredentials
-
-
-@admin_router.post(
-    "/providers",
-    response_model=ProviderCreated,
-    status_code=201,
-    summary="开通服务提供方 / Create a provider",
-    description=(
-        "平台管理员为部门开通服务提供方，并返回其第一个管理员凭证；`client_secret` 只返回这一次。"
-        " For platform administrators: onboards a department as a provider and returns its first"
-        " administrator client; the `client_secret` is shown only this once. 409 `PROVIDER_EXISTS`;"
-        " an entry that is not a plain host, or an internal host missing from `allowed_hosts`, is"
-        " 422 `PROVIDER_HOSTS_INVALID`."
-    ),
-    responses=problem_responses(*ADMIN, service.ProviderExists, service.ProviderHostsInvalid),
-)
-async def create_provider(body: ProviderCreate, _: CurrentAdmin, db: SessionDep) -> ProviderCreated:
-    provider, client_id, secret = await service.create_provider(
-        db, body.code, body.name_zh, body.name_en, body.allowed_hosts, body.internal_hosts
-    )
-    return ProviderCreated(
-        **provider.model_dump(), client=ClientCredentials(client_id=client_id, client_secret=secret)
-    )
-
-
-@admin_router.get(
-    "/providers",
-    response_model=list[ProviderOut],
-    summary="服务提供方列表 / Providers",
-    description=(
-        "平台管理员查看全部服务提供方（部门）及其适配器可访问的主机。"
-        " For platform administrators: every onboarded provider (department), with the hosts its"
-        " adapters may call."
-    ),
-    responses=problem_responses(*ADMIN),
-)
-async def list_providers(_: CurrentAdmin, db: SessionDep) -> list[ProviderOut]:
-    rows = await db.exec(select(Provider).order_by(col(Provider.code)))
-    return [ProviderOut(**p.model_dump()) for p in rows.all()]
-
-
-class ServiceProposal(_Body):
-    code: Code = Field(description="The new service's code in the catalog")
-    domain: str = Field(max_length=32, examples=["housing"])
-    name_zh: str = Field(min_length=2, max_length=100)
-    name_en: str = Field(min_length=2, max_length=200)
-    summary_zh: str = Field(min_length=2, max_length=500)
-    summary_en: str = Field(min_length=2, max_length=1000)
-    min_level: int = Field(ge=0, le=3, description="Assurance level a citizen needs")
-    keywords: list[Annotated[str, Field(max_length=32)]] = Field(
-        default_factory=list, max_length=20
-    )
-    adapter_id: str = Field(max_length=64)
-    operation: str = Field(max_length=64)
-
-
-class ProposalOut(BaseModel):
-    id: str
-    code: str
-    provider_code: str
-    adapter_id: str
-    operation: str
-    status: Literal["proposed", "approved", "rejected"]
-    note: str | None
-    entry: dict[str, Any]
-    created_at: datetime
-    decided_at: datetime | None
-
-
-class Decision(_Body):
-    note: str | None = Field(default=None, max_length=500)
-
-
-def _proposal(p: ProviderService) -> ProposalOut:
-    return ProposalOut.model_validate(p, from_attributes=True)
-
-
-@admin_router.get(
-    "/provider-services",
-    response_model=list[ProposalOut],
-    summary="待审事项 / Service proposals",
-    description=(
-        "平台管理员查看服务提供方申请上架的事项，默认只列待审的（`status=proposed`），最早的在前，"
-        "最多200条。"
-        " For platform administrators: services proposed by providers, by default only those"
-        " awaiting a decision (`status=proposed`), oldest first, at most 200."
-    ),
-    responses=problem_responses(*ADMIN),
-)
-async def list_proposals(
-    _: CurrentAdmin,
-    db: SessionDep,
-    status: Annotated[Literal["proposed", "approved", "rejected"] | None, Query()] = "proposed",
-) -> list[ProposalOut]:
-    query = select(ProviderService).order_by(col(ProviderService.created_at))
-    if status is not None:
-        query = query.where(ProviderService.status == status)
-    return [_proposal(p) for p in (await db.exec(query.limit(200))).all()]
-
-
-DECISION_PROBLEMS = problem_responses(
-    *ADMIN,
-    provider_catalog.ProposalNotFound,
-    provider_catalog.ProposalDecided,
-    provider_catalog.ServiceCodeTaken,
-)
-
-
-@admin_router.post(
-    "/provider-services/{proposal_id}/approve",
-    response_model=ProposalOut,
-    summary="上架事项 / Approve: the service joins the catalog",
-    description=(
-        "批准上架：事项绑定其适配器已发布版本的接口加入目录，各实例数秒内可见；"
-        "须先发布含该接口的版本。"
-        " Approves a proposal: the service joins the catalog, bound to an operation of the"
-        " adapter's published version, on every worker within seconds. Already decided, or the"
-        " operation not published yet: 409 `SERVICE_PROPOSAL_DECIDED`; the code taken meanwhile:"
-        " 409 `SERVICE_CODE_TAKEN`."
-    ),
-    responses=DECISION_PROBLEMS,
-)
-async def approve(proposal_id: str, body: Decision, _: CurrentAdmin, db: SessionDep) -> ProposalOut:
-    return _proposal(await provider_catalog.decide(db, proposal_id, True, body.note))
-
-
-@admin_router.post(
-    "/provider-services/{proposal_id}/reject",
-    response_model=ProposalOut,
-    summary="驳回事项 / Reject a proposal",
-    description=(
-        "驳回上架申请，可附给提供方的说明。"
-        " Rejects a proposal, with an optional note for the provider; one already decided is 409"
-        " `SERVICE_PROPOSAL_DECIDED`."
-    ),
-    responses=DECISION_PROBLEMS,
-)
-async def reject(proposal_id: str, body: Decision, _: CurrentAdmin, db: SessionDep) -> ProposalOut:
-    return _proposal(await provider_catalog.decide(db, proposal_id, False, body.note))
-
-
-# --- providers --------------------------------------------------------------------
-
-
-class ClientCreate(_Body):
-    name: str = Field(min_length=2, max_length=100)
-    role: Literal["operator", "admin"] = "operator"
 
 
 @router.post(
@@ -260,45 +80,8 @@ async def add_client(
     responses=problem_responses(*PROVIDER),
 )
 async def rotate_own_secret(caller: CurrentProvider, db: SessionDep) -> ClientCredentials:
-    client = await db.get(OAuthClient, caller.client_id)
-    assert client is not None  # it just authenticated
-    return ClientCredentials(
-        client_id=client.client_id, client_secret=await rotate_secret(db, client)
-    )
-
-
-class SpecBody(_Body):
-    spec: dict[str, Any] = Field(
-        description="The adapter spec (integrations/spec_schema.json); secrets are write-only:"
-        " send '********' to keep a secret of the previous version"
-    )
-
-
-class VersionOut(BaseModel):
-    version: int
-    created_by: str
-    created_at: datetime
-    operations: list[str]
-
-
-class VersionDetail(VersionOut):
-    spec: dict[str, Any] = Field(description="Secrets show as '********'")
-
-
-class AdapterOut(BaseModel):
-    adapter_id: str
-    active_version: int | None
-    latest_version: int
-    versions: list[VersionOut]
-
-
-def _version(v: AdapterVersion) -> VersionOut:
-    return VersionOut(
-        version=v.version,
-        created_by=v.created_by,
-        created_at=v.created_at,
-        operations=sorted(v.spec.get("operations", {})),
-    )
+    secret = await rotate_secret_of(db, caller.client_id)
+    return ClientCredentials(client_id=caller.client_id, client_secret=secret)
 
 
 async def _adapter_out(db: SessionDep, adapter: ProviderAdapter) -> AdapterOut:
@@ -306,7 +89,7 @@ async def _adapter_out(db: SessionDep, adapter: ProviderAdapter) -> AdapterOut:
         adapter_id=adapter.adapter_id,
         active_version=adapter.active_version,
         latest_version=adapter.latest_version,
-        versions=[_version(v) for v in await service.versions(db, adapter.adapter_id)],
+        versions=[version_out(v) for v in await service.versions(db, adapter.adapter_id)],
     )
 
 
@@ -330,15 +113,10 @@ SPEC_PROBLEMS = problem_responses(
     responses=SPEC_PROBLEMS,
 )
 async def register_adapter(
-    body: SpecBody, caller: CurrentProvider, request: Request, db: SessionDep
+    body: SpecBody, caller: CurrentProvider, state: ProvidersStateDep, db: SessionDep
 ) -> AdapterOut:
     adapter, _ = await service.add_version(
-        db,
-        request.app.state.identity.pii,
-        caller.provider,
-        body.spec,
-        caller.client_id,
-        request.app.state.registry,
+        db, state.pii, caller.provider, body.spec, caller.client_id, state.registry
     )
     return await _adapter_out(db, adapter)
 
@@ -355,12 +133,7 @@ async def register_adapter(
     responses=problem_responses(*PROVIDER),
 )
 async def list_adapters(caller: CurrentProvider, db: SessionDep) -> list[AdapterOut]:
-    rows = await db.exec(
-        select(ProviderAdapter)
-        .where(ProviderAdapter.provider_code == caller.provider.code)
-        .order_by(col(ProviderAdapter.adapter_id))
-    )
-    return [await _adapter_out(db, a) for a in rows.all()]
+    return [await _adapter_out(db, a) for a in await service.adapters_of(db, caller.provider.code)]
 
 
 @router.get(
@@ -391,16 +164,20 @@ async def get_adapter(adapter_id: str, caller: CurrentProvider, db: SessionDep) 
     responses=SPEC_PROBLEMS,
 )
 async def add_version(
-    adapter_id: str, body: SpecBody, caller: CurrentProvider, request: Request, db: SessionDep
+    adapter_id: str,
+    body: SpecBody,
+    caller: CurrentProvider,
+    state: ProvidersStateDep,
+    db: SessionDep,
 ) -> AdapterOut:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     adapter, _ = await service.add_version(
         db,
-        request.app.state.identity.pii,
+        state.pii,
         caller.provider,
         body.spec,
         caller.client_id,
-        request.app.state.registry,
+        state.registry,
         adapter_id=adapter_id,
     )
     return await _adapter_out(db, adapter)
@@ -425,13 +202,7 @@ async def get_version(
 ) -> VersionDetail:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     row = await service.version_of(db, adapter_id, version)
-    return VersionDetail(**_version(row).model_dump(), spec=row.spec)
-
-
-class DiffOut(BaseModel):
-    from_version: int
-    to_version: int
-    diff: str = Field(description="Unified diff of the two specs")
+    return VersionDetail(**version_out(row).model_dump(), spec=row.spec)
 
 
 @router.get(
@@ -458,31 +229,6 @@ async def diff_versions(
     return DiffOut(from_version=from_version, to_version=to_version, diff=service.diff(old, new))
 
 
-class DryRunError(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    class_: str = Field(alias="class", description="AdapterBadResponse, RequestRejected, …")
-    message: str
-    upstream_code: str | None = None
-    errors: list[dict[str, Any]] | None = Field(None, description="Parameter errors")
-
-
-class DryRunOut(BaseModel):
-    ok: bool
-    result: Any = None
-    error: DryRunError | None = None
-    elapsed_ms: float
-    steps: list[dict[str, Any]] = Field(
-        description="request, response, decode, success, result: what was sent, what came"
-        " back and what each mapping made of it (credentials masked)"
-    )
-
-
-class DryRunRequest(_Body):
-    operation: str = Field(max_length=64)
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
 @router.post(
     "/adapters/{adapter_id}/versions/{version}/dry-run",
     response_model=DryRunOut,
@@ -503,13 +249,13 @@ async def dry_run_version(
     version: int,
     body: DryRunRequest,
     caller: CurrentProvider,
-    request: Request,
+    state: ProvidersStateDep,
     db: SessionDep,
 ) -> DryRunOut:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     row = await service.version_of(db, adapter_id, version)
-    spec = compile_spec(service.full_document(request.app.state.identity.pii, row))
-    transport = request.app.state.adapter_sync.transport_for(caller.provider)
+    spec = compile_spec(service.full_document(state.pii, row))
+    transport = state.adapter_sync.transport_for(caller.provider)
     return DryRunOut.model_validate(await dry_run(spec, transport, body.operation, body.params))
 
 
@@ -547,13 +293,12 @@ async def publish(
     responses=problem_responses(*PROVIDER, service.AdapterNotFound),
 )
 async def adapter_health_route(
-    adapter_id: str, caller: CurrentProvider, request: Request, db: SessionDep
+    adapter_id: str, caller: CurrentProvider, state: ProvidersStateDep, db: SessionDep
 ) -> AdapterHealth:
     adapter = await service.owned_adapter(db, caller.provider.code, adapter_id)
     if adapter.active_version is None:
         raise service.AdapterNotFound("Not published yet: nothing runs to measure")
-    state = request.app.state
-    return await adapter_health(state.kv, state.gateway.invoker, state.registry, adapter_id)
+    return await adapter_health(state.kv, state.invoker, state.registry, adapter_id)
 
 
 @router.post(
@@ -567,14 +312,12 @@ async def adapter_health_route(
         " platform administrator to approve. An unknown adapter, operation or domain is 422"
         " `SERVICE_PROPOSAL_INVALID`; a code in use 409 `SERVICE_CODE_TAKEN`."
     ),
-    responses=problem_responses(
-        *PROVIDER, provider_catalog.ProposalInvalid, provider_catalog.ServiceCodeTaken
-    ),
+    responses=problem_responses(*PROVIDER, proposals.ProposalInvalid, proposals.ServiceCodeTaken),
 )
 async def propose_service(
     body: ServiceProposal, caller: CurrentProvider, db: SessionDep
 ) -> ProposalOut:
-    return _proposal(await provider_catalog.propose(db, caller.provider, body.model_dump()))
+    return proposal_out(await proposals.propose(db, caller.provider, body.model_dump()))
 
 
 @router.get(
@@ -589,9 +332,4 @@ async def propose_service(
     responses=problem_responses(*PROVIDER),
 )
 async def my_services(caller: CurrentProvider, db: SessionDep) -> list[ProposalOut]:
-    rows = await db.exec(
-        select(ProviderService)
-        .where(ProviderService.provider_code == caller.provider.code)
-        .order_by(col(ProviderService.created_at))
-    )
-    return [_proposal(p) for p in rows.all()]
+    return [proposal_out(p) for p in await proposals.of_provider(db, caller.provider.code)]

@@ -14,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.clock import utcnow
 from backend.db import publish_after_commit
 from backend.errors import AppError, NotFound
-from backend.identity.clients import create_client
-from backend.identity.pii import PiiCipher
+from backend.identity import create_client
+from backend.pii import PiiCipher
 from backend.providers import specs
 from backend.providers.models import (
     AdaptersRevision,
@@ -119,6 +119,20 @@ async def create_provider(
         scopes=PROVIDER_ADMIN_SCOPES,
     )
     return provider, client.client_id, secret
+
+
+async def all_providers(db: AsyncSession) -> Sequence[Provider]:
+    rows = await db.exec(select(Provider).order_by(col(Provider.code)))
+    return rows.all()
+
+
+async def adapters_of(db: AsyncSession, provider_code: str) -> Sequence[ProviderAdapter]:
+    rows = await db.exec(
+        select(ProviderAdapter)
+        .where(ProviderAdapter.provider_code == provider_code)
+        .order_by(col(ProviderAdapter.adapter_id))
+    )
+    return rows.all()
 
 
 async def owned_adapter(db: AsyncSession, provider: str, adapter_id: str) -> ProviderAdapter:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.errors import AppError
-from backend.identity.pii import PiiCipher
+from backend.pii import PiiCipher
 from integrations.spec import AdapterSpec, SpecError, StrictVariables, parse_spec
 from integrations.ssrf import HostPolicy, check_url_resolving
 

@@ -24,8 +24,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.background import one_pass
-from backend.identity.pii import PiiCipher
 from backend.kv import KV
+from backend.pii import PiiCipher
 from backend.providers.models import AdaptersRevision, AdapterVersion, Provider, ProviderAdapter
 from backend.providers.service import ADAPTERS_CHANNEL, full_document, policy_of
 from integrations.base import AdapterRegistry

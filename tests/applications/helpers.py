@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.identity.clients import ADMIN_SCOPE, create_client
 from tests.gateway.helpers import CATALOG
 from tests.identity.helpers import bearer
@@ -34,7 +35,7 @@ def fill(service_code: str) -> dict[str, Any]:
 
 async def client_token(app: FastAPI, client: httpx.AsyncClient, **registration: Any) -> str:
     """A client-credentials access token for a newly registered client."""
-    async with app.state.sessions() as db, db.begin():
+    async with state_of(app).sessions() as db, db.begin():
         registered, secret = await create_client(db, **registration)
     response = await client.post(
         "/oauth2/token",

@@ -20,6 +20,7 @@ import httpx
 from fastapi import FastAPI
 from standardwebhooks import Webhook
 
+from backend.app_state import state_of
 from backend.applications.models import WebhookSecret
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import as_department, department_token, submit
@@ -312,10 +313,10 @@ async def test_the_secret_is_write_only_and_rotates(
     assert "get" not in app.openapi()["paths"]["/v1/provider/webhook-secret"]
     listed = await client.get("/v1/provider/callbacks", headers=token)
     assert old not in listed.text and old[6:] not in listed.text
-    async with app.state.sessions() as db:
+    async with state_of(app).sessions() as db:
         stored = await db.get(WebhookSecret, "hf-health")
     assert stored is not None and old[6:] not in stored.secret_enc
-    assert app.state.identity.pii.decrypt(stored.secret_enc, field="webhook_secret") == old
+    assert state_of(app).identity.pii.decrypt(stored.secret_enc, field="webhook_secret") == old
 
     new = await issue_secret(client, token)
     assert new != old

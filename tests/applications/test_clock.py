@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.applications.models import CalendarYear
 from backend.clock import travel_to
 from integrations.sandbox import SandboxHandle, data
@@ -96,7 +97,7 @@ async def without_2027(app_client: tuple[FastAPI, httpx.AsyncClient]) -> AsyncIt
     app, _ = app_client
 
     async def forget() -> None:
-        async with app.state.sessions() as db, db.begin():
+        async with state_of(app).sessions() as db, db.begin():
             row = await db.get(CalendarYear, 2027)
             if row is not None:
                 await db.delete(row)

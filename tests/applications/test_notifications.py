@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.applications.notifications import deliver_pending, events_channel, run_worker
-from backend.applications.service import OUTBOX_CHANNEL
+from backend.applications.timeline import OUTBOX_CHANNEL
 from backend.kv import KV
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import as_department, department_token, fill, submit
@@ -47,7 +48,7 @@ async def test_changes_become_messages_once_even_after_a_crash(
     before = (await client.get("/v1/me/messages", headers=bearer(citizen))).json()
     assert before == {"items": [], "unread": 0}
 
-    identity, sessions = app.state.identity, app.state.sessions
+    identity, sessions = state_of(app).identity, state_of(app).sessions
     # (The PostgreSQL database is shared by the session's tests: drain everything pending.)
     while await deliver_pending(sessions, identity):
         pass
@@ -88,7 +89,7 @@ async def test_two_workers_at_once_still_deliver_each_event_once(
         )
 
     async def drain() -> None:
-        while await deliver_pending(app.state.sessions, app.state.identity, limit=3):
+        while await deliver_pending(state_of(app).sessions, state_of(app).identity, limit=3):
             pass
 
     await asyncio.gather(drain(), drain())
@@ -123,12 +124,14 @@ async def test_a_committed_change_wakes_the_worker(
     app_client: tuple[FastAPI, httpx.AsyncClient], sandbox: SandboxHandle
 ) -> None:
     app, client = app_client
-    kv: KV = app.state.kv
+    kv: KV = state_of(app).kv
     citizen = await sign_in_real_name(client, sandbox, data.make_id_no(f"wake-{uuid.uuid4()}"))
     me = (await client.get("/v1/me", headers=bearer(citizen))).json()
     # A minute between passes: only the announcement through the KV store (Redis in the
     # postgres+redis run) can explain a delivery within seconds.
-    worker = asyncio.create_task(run_worker(app.state.sessions, app.state.identity, interval=60))
+    worker = asyncio.create_task(
+        run_worker(state_of(app).sessions, state_of(app).identity, interval=60)
+    )
     try:
         await _until_listened_to(kv, OUTBOX_CHANNEL)
         delivered = events_channel(me["id"])  # the worker publishes each delivered event here
@@ -176,7 +179,7 @@ async def test_live_events_stream(
             json={"service_code": CODE, "form": fill(CODE)},
             headers=bearer(citizen) | {"Idempotency-Key": f"k-{uuid.uuid4()}"},
         )
-        await deliver_pending(app.state.sessions, app.state.identity)
+        await deliver_pending(state_of(app).sessions, state_of(app).identity)
         await asyncio.wait_for(listener, 5)
     assert "event: application" in received
     assert '"status": "submitted"' in received[-1]

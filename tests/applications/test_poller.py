@@ -18,16 +18,10 @@ import pytest
 from fastapi import FastAPI
 from structlog.testing import capture_logs
 
+from backend.app_state import state_of
 from backend.applications.notifications import events_channel, run_worker
-from backend.applications.poller import (
-    DepartmentCase,
-    Progress,
-    Step,
-    next_step,
-    poll_once,
-    poll_round,
-    query_only_services,
-)
+from backend.applications.poll_steps import DepartmentCase, Progress, Step, next_step
+from backend.applications.poller import poll_once, poll_round, query_only_services
 from backend.applications.state_machine import Status
 from backend.kv import KV
 from integrations.sandbox import SandboxHandle, data
@@ -48,7 +42,7 @@ OTHER_CODE = "maternal-health-handbook"  # hf-health: answers through the provid
 
 
 async def poll(app: FastAPI, **options: Any) -> int:
-    state = app.state
+    state = state_of(app)
     return await poll_once(
         state.sessions, state.identity.invoker, state.catalog.snapshot, **options
     )
@@ -201,7 +195,7 @@ async def test_a_department_that_is_down_or_talks_nonsense_changes_nothing(
     citizen, submitted = await apply(client, sandbox, "poll-down")
     app_id, number = submitted["id"], submitted["number"]
     await department(sandbox, number, state="APPROVED", opinion="同意")
-    breaker = app.state.identity.invoker.breaker("traffic_police")
+    breaker = state_of(app).identity.invoker.breaker("traffic_police")
     broken: list[dict[str, Any]] = [
         {"status": 503, "error_rate": 1.0},  # down behind its nginx
         {"malformed": True},  # a reply cut off mid-body
@@ -237,12 +231,15 @@ async def test_the_worker_polls_on_its_own_interval(
     citizen, submitted = await apply(client, sandbox, "poll-worker")
     await department(sandbox, submitted["number"], state="REVIEWING")
     me = (await client.get("/v1/me", headers=bearer(citizen))).json()
-    kv: KV = app.state.kv
+    kv: KV = state_of(app).kv
     # The worker delivers every change it makes to the citizen's event channel: listen there.
     async with kv.subscribe(events_channel(me["id"])) as events:
         worker = asyncio.create_task(
             run_worker(
-                app.state.sessions, app.state.identity, catalog=app.state.catalog, poll_interval=0.1
+                state_of(app).sessions,
+                state_of(app).identity,
+                catalog=state_of(app).catalog,
+                poll_interval=0.1,
             )
         )
         try:
@@ -264,7 +261,7 @@ async def test_workers_take_turns_one_poll_per_interval(
     app, client = app_client
     citizen, submitted = await apply(client, sandbox, "poll-round")
     await department(sandbox, submitted["number"], state="REVIEWING")
-    state = app.state
+    state = state_of(app)
     shared = (state.identity.kv, state.sessions, state.identity.invoker, state.catalog.snapshot)
     # Two workers sharing the KV store reach the round at once: one asks the department.
     rounds = await asyncio.gather(poll_round(*shared, 30.0), poll_round(*shared, 30.0))
@@ -344,7 +341,9 @@ async def test_only_adapters_with_a_status_operation_are_polled(
     app_client: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:
     app, _ = app_client
-    services = query_only_services(app.state.identity.invoker.registry, app.state.catalog.snapshot)
+    services = query_only_services(
+        state_of(app).identity.invoker.registry, state_of(app).catalog.snapshot
+    )
     assert CODE in services and OTHER_CODE not in services
     assert {s.adapter.id for s in services.values() if s.adapter} == {"traffic_police"}
     assert {s.department.code for s in services.values()} == {OWNER}

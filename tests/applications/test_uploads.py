@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.test_submit import FORM, SERVICE
 from tests.identity.helpers import bearer, sign_in_real_name
@@ -28,7 +29,7 @@ async def test_upload_is_stored_once_by_content_and_attached(
     sha = hashlib.sha256(PDF).hexdigest()
     assert first.json()["sha256"] == sha == second.json()["sha256"]
     assert first.json()["id"] != second.json()["id"]
-    stored = app.state.settings.var_dir / "uploads" / sha[:2] / sha
+    stored = state_of(app).settings.var_dir / "uploads" / sha[:2] / sha
     assert stored.read_bytes() == PDF
     assert not [p for p in stored.parent.parent.iterdir() if p.name.startswith(".upload-")]
 

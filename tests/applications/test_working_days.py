@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.applications.models import CalendarYear
 from backend.applications.working_days import (
     WorkingCalendar,
@@ -66,17 +67,17 @@ async def test_seeded_into_both_databases_without_overwriting_an_admin_year(
     app_client: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:
     app, _ = app_client
-    async with app.state.sessions() as session:
+    async with state_of(app).sessions() as session:
         calendar = await load_calendar(session)
     assert calendar.knows(2026) and calendar.knows(2004) and not calendar.knows(2027)
-    async with app.state.sessions() as session, session.begin():
+    async with state_of(app).sessions() as session, session.begin():
         row = await session.get(CalendarYear, 2026)
         assert row is not None
         row.source, row.holidays = "admin", [*row.holidays, "2026-12-31"]
         session.add(row)
-    async with app.state.sessions() as session, session.begin():
+    async with state_of(app).sessions() as session, session.begin():
         assert await seed_calendar(session) == 0  # nothing missing, nothing overwritten
-    async with app.state.sessions() as session:
+    async with state_of(app).sessions() as session:
         calendar = await load_calendar(session)
         restored = await session.get(CalendarYear, 2026)
         assert restored is not None

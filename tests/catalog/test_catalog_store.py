@@ -6,8 +6,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
-from backend.catalog.service import replace_catalog, stored_revision
+from backend.catalog.service import stored_revision
+from backend.migrate import load_catalog
 
 
 class _Abort(Exception):
@@ -26,14 +28,14 @@ async def test_a_failed_load_leaves_the_previous_catalog(
         }
     )
     with pytest.raises(_Abort):
-        async with app.state.sessions() as session, session.begin():
-            await replace_catalog(session, renamed, source="partial", source_sha256="x")
+        async with state_of(app).sessions() as session, session.begin():
+            await load_catalog(session, renamed, source="partial", source_sha256="x")
             raise _Abort  # e.g. the process is interrupted half-way through the load
-    async with app.state.sessions() as session:
+    async with state_of(app).sessions() as session:
         row = await stored_revision(session)
     assert row is not None and row.source == "bundled" and row.source_sha256 == sha
-    assert await app.state.catalog.refresh_if_changed() is False
-    assert app.state.catalog.snapshot.services[first.code].name_zh == first.name_zh
+    assert await state_of(app).catalog.refresh_if_changed() is False
+    assert state_of(app).catalog.snapshot.services[first.code].name_zh == first.name_zh
 
 
 async def test_running_server_sees_a_new_catalog_revision(
@@ -50,13 +52,13 @@ async def test_running_server_sees_a_new_catalog_revision(
             ]
         }
     )
-    async with app.state.sessions() as session, session.begin():
-        await replace_catalog(session, edited, source="edited.yaml", source_sha256="y")
-    assert await app.state.catalog.refresh_if_changed() is True
+    async with state_of(app).sessions() as session, session.begin():
+        await load_catalog(session, edited, source="edited.yaml", source_sha256="y")
+    assert await state_of(app).catalog.refresh_if_changed() is True
     body = (await client.get(f"/v1/services/{first.code}")).json()
     assert body["name_zh"] == "新版服务名称"
     found = (await client.get("/v1/services", params={"q": "新版服务"})).json()
     assert found["items"][0]["code"] == first.code
     # Put the bundled catalog back for the tests that share this database.
-    async with app.state.sessions() as session, session.begin():
-        await replace_catalog(session, catalog, source="bundled", source_sha256=sha)
+    async with state_of(app).sessions() as session, session.begin():
+        await load_catalog(session, catalog, source="bundled", source_sha256=sha)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
 from backend.providers.health import OpenBreakers
 from backend.settings import Settings
@@ -62,7 +63,7 @@ async def test_services_of_a_failing_department_are_degraded_until_it_recovers(
     app_client: tuple[FastAPI, httpx.AsyncClient], sandbox: SandboxHandle
 ) -> None:
     app, client = app_client
-    watch: OpenBreakers = app.state.open_breakers
+    watch: OpenBreakers = state_of(app).open_breakers
     admin = SandboxAdmin(sandbox)
     reports = service_for("hospital", "reports").code
     assert reports in HOSPITAL

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from backend.app_state import state_of
 from backend.applications.notifications import deliver_pending
 from backend.identity.service import Identity
 from backend.identity.tokens import TokenService
@@ -76,7 +77,7 @@ class ProviderStates:
 
     @property
     def identity(self) -> Identity:
-        identity: Identity = self.app.state.identity
+        identity: Identity = state_of(self.app).identity
         return identity
 
     # --- the state-change endpoint ------------------------------------------------------
@@ -118,7 +119,7 @@ class ProviderStates:
         assert level in (1, 2), level
         identity, phone = self.identity, new_phone()
         id_number = data.make_id_no(f"pact-{uuid.uuid4()}")
-        async with self.app.state.sessions() as db, db.begin():
+        async with state_of(self.app).sessions() as db, db.begin():
             citizen = await identity.citizen_for_phone(db, phone, identity.phone_hash(phone))
             if level == 2:
                 name = data.person_name(id_number)
@@ -199,7 +200,7 @@ class ProviderStates:
 
     async def with_message(self, service_code: str) -> Values:
         application = await self.under_review(service_code)
-        await deliver_pending(self.app.state.sessions, self.identity)
+        await deliver_pending(state_of(self.app).sessions, self.identity)
         return application
 
     # --- departments ------------------------------------------------------------------
@@ -213,7 +214,7 @@ class ProviderStates:
         await SandboxAdmin(self.sandbox).clear("provident_fund")
         # The outage opened the adapter's breaker; the department being up means a call
         # reaches it again (in production the trial call after the open period does this).
-        await self.app.state.gateway.invoker.breaker("provident_fund").reset()
+        await state_of(self.app).gateway.invoker.breaker("provident_fund").reset()
 
     # --- mini-program -----------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import copy
 import httpx
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from integrations.http_adapter import SpecAdapter
 from integrations.spec import parse_spec
 from tests.gateway.helpers import citizen, headers
@@ -25,7 +26,7 @@ async def test_a_published_definition_is_not_answered_from_the_old_cache(
     assert "account_no" in again.json()["data"]
 
     # A new version maps the answer differently, swapped in as a provider publish does it.
-    registry = app.state.registry
+    registry = state_of(app).registry
     current = registry.get("provident_fund")
     assert isinstance(current, SpecAdapter)
     # Every worker that loaded the same definition shares the cached answers.
@@ -34,11 +35,11 @@ async def test_a_published_definition_is_not_answered_from_the_old_cache(
     document = copy.deepcopy(current.spec.raw)
     document["operations"]["balance"]["result"] = "data.{balance: balance}"
     registry.register(SpecAdapter(parse_spec(document, {}), current.transport), replace=True)
-    app.state.gateway.invoker.forget("provident_fund")
+    state_of(app).gateway.invoker.forget("provident_fund")
     try:
         after = await client.post(INVOKE, json={}, headers=who)
         assert after.json()["cache"] == "miss"
         assert after.json()["data"] == {"balance": first.json()["data"]["balance"]}
     finally:  # the app is shared: the next test gets the bundled definition back
         registry.register(current, replace=True)
-        app.state.gateway.invoker.forget("provident_fund")
+        state_of(app).gateway.invoker.forget("provident_fund")

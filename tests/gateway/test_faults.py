@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.clock import advance
 from integrations.breaker import BreakerPolicy
 from integrations.sandbox import data
@@ -33,7 +34,7 @@ async def test_hung_department_gives_504_within_the_budget(
     assert response.json()["code"] == "ADAPTER_TIMEOUT"
     # Cut by the client's 400 ms, not by the configured budget (5 s): only the bound is
     # tied to that budget, so a busy machine slowing the 400 ms down cannot fail it.
-    configured = app.state.settings.invoke_timeout
+    configured = state_of(app).settings.invoke_timeout
     assert configured >= 2
     assert elapsed < configured
 
@@ -82,7 +83,7 @@ async def test_breaker_opens_after_threshold_and_closes_after_recovery(
 
     await admin.clear("hospital")
     # The open period passes on this test's clock (the app's, moved for this task only).
-    with advance(app.state.settings.breaker_open_seconds):
+    with advance(state_of(app).settings.breaker_open_seconds):
         recovered = await invoke(client, code, citizen("breaker-after"))
         assert recovered.status_code == 200, recovered.text
         again = await invoke(client, code, citizen("breaker-after-2"))
@@ -141,7 +142,7 @@ async def test_stale_answer_is_served_when_the_department_fails(
         assert (await invoke(client, BALANCE, who)).json()["cache"] == "hit"
     finally:
         # The failures above opened the department's breaker: not the next test's problem.
-        await app.state.gateway.invoker.breaker("provident_fund").reset()
+        await state_of(app).gateway.invoker.breaker("provident_fund").reset()
 
 
 async def test_concurrent_identical_requests_make_one_upstream_call(

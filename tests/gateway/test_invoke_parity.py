@@ -22,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from backend.app_state import state_of
 from backend.gateway.invoke import InvokeFastPath
 from backend.identity.tokens import TokenService
 from integrations.sandbox import SandboxHandle
@@ -162,7 +163,7 @@ async def expired_token(both: Both) -> Sent:
     """A token the app signed for a real session, but expired a minute ago."""
     tokens = await sign_in(both.fast, both.sandbox)
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
-    live: TokenService = both.app.state.identity.tokens
+    live: TokenService = state_of(both.app).identity.tokens
     lapsed = TokenService(live.keys, live.kv, issuer=live.issuer, audience=live.audience, ttl=-60)
     token, _ = lapsed.issue(
         claims["sub"], claims["sid"], claims["lvl"], auth_time=claims["auth_time"]
@@ -173,14 +174,14 @@ async def expired_token(both: Both) -> Sent:
 def department_fault(department: str, **fault: Any) -> Setup:
     async def before(both: Both) -> None:
         await both.admin.fault(department, **fault)
-        await both.app.state.gateway.invoker.breaker(department).reset()
+        await state_of(both.app).gateway.invoker.breaker(department).reset()
 
     return before
 
 
 def breaker_open(department: str) -> Setup:
     async def before(both: Both) -> None:
-        breaker = both.app.state.gateway.invoker.breaker(department)
+        breaker = state_of(both.app).gateway.invoker.breaker(department)
         await breaker.reset()
         await breaker.on_failure(trial=True)  # a failed trial call: open for the policy's time
 
@@ -314,7 +315,7 @@ async def test_the_fast_path_and_the_route_answer_alike(both: Both, name: str) -
             answers.append(await send(client, sent))
     finally:
         if case.department is not None:
-            await both.app.state.gateway.invoker.breaker(case.department).reset()
+            await state_of(both.app).gateway.invoker.breaker(case.department).reset()
     by_fast_path, by_route = (noticed(a, sent) for a in answers)
 
     assert by_fast_path == by_route

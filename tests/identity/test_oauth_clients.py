@@ -9,11 +9,12 @@ import httpx
 import jwt
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.identity.clients import create_client
 
 
 async def _register(app: FastAPI) -> tuple[str, str]:
-    async with app.state.sessions() as db, db.begin():
+    async with state_of(app).sessions() as db, db.begin():
         client, secret = await create_client(db, "合肥住房公积金管理中心", kind="department")
     return client.client_id, secret
 

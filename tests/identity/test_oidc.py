@@ -10,6 +10,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.jose import JsonWebKey, JsonWebToken
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.identity.clients import create_client
 from integrations.sandbox import SandboxHandle
 from tests.identity.helpers import bearer, new_phone, sign_in
@@ -19,7 +20,7 @@ CALLBACK = "https://bdc.example.gov.cn/oidc/callback"
 
 
 async def _web_client(app: FastAPI) -> tuple[str, str]:
-    async with app.state.sessions() as db, db.begin():
+    async with state_of(app).sessions() as db, db.begin():
         client, secret = await create_client(
             db,
             "合肥市不动产登记网上办事大厅",

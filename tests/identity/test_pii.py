@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.identity.pii import (
+from backend.pii import (
     DEV_KEY_ID,
     PiiCipher,
     PiiDecryptError,

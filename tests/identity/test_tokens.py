@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.identity.keys import rotate
 from integrations.sandbox import SandboxHandle
 from tests.conftest import make_settings, running_app
@@ -33,7 +34,7 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 def _sign(app: FastAPI, claims: dict[str, Any], **header: Any) -> str:
-    key = app.state.identity.tokens.keys.current
+    key = state_of(app).identity.tokens.keys.current
     return jwt.encode(
         claims, key.private_key, algorithm="ES256", headers={"kid": key.kid, **header}
     )
@@ -48,7 +49,7 @@ def _alg_none(app: FastAPI, token: str) -> str:
 
 
 def _hs256_with_public_key(app: FastAPI, token: str) -> str:
-    key = app.state.identity.tokens.keys.current
+    key = state_of(app).identity.tokens.keys.current
     pem = key.public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -80,7 +81,7 @@ def _unknown_kid(app: FastAPI, token: str) -> str:
 
 def _foreign_key_same_kid(app: FastAPI, token: str) -> str:
     stranger = ec.generate_private_key(ec.SECP256R1())
-    kid = app.state.identity.tokens.keys.current.kid
+    kid = state_of(app).identity.tokens.keys.current.kid
     return jwt.encode(_claims(token), stranger, algorithm="ES256", headers={"kid": kid})
 
 
@@ -146,7 +147,7 @@ async def test_jwks_verifies_tokens_and_keeps_the_old_key_after_rotation(
         old = await sign_in(client, sandbox)
         old_kid = jwt.get_unverified_header(old["access_token"])["kid"]
         rotate(settings.key_dir)
-        app.state.identity.tokens.keys.load(create=False)  # what the 5-second check does
+        state_of(app).identity.tokens.keys.load(create=False)  # what the 5-second check does
         jwks = (await client.get("/.well-known/jwks.json")).json()
         kids = {k["kid"] for k in jwks["keys"]}
         assert old_kid in kids and len(kids) == 2

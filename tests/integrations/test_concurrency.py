@@ -19,6 +19,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.kv import MemoryKV
 from integrations.base import AdapterRegistry, AdapterTimeout, Caller, OperationInfo
 from integrations.http_adapter import SpecAdapter
@@ -219,7 +220,7 @@ async def test_the_app_applies_the_concurrency_of_a_newly_published_version(
     app_client: tuple[FastAPI, httpx.AsyncClient], department: Department
 ) -> None:
     app, client = app_client
-    registry: AdapterRegistry = app.state.registry
+    registry: AdapterRegistry = state_of(app).registry
     bundled = registry.get(DEPARTMENT)
     assert isinstance(bundled, SpecAdapter)
     # Swapped in as a provider's publish does it (backend/providers/sync.py), then put back.
@@ -228,7 +229,7 @@ async def test_the_app_applies_the_concurrency_of_a_newly_published_version(
         "base_url": department.url,
     }
     registry.register(SpecAdapter(parse_spec(document, {}), bundled.transport), replace=True)
-    app.state.gateway.invoker.forget(DEPARTMENT)
+    state_of(app).gateway.invoker.forget(DEPARTMENT)
     try:
         await department.slow_down(200)
         answers = await asyncio.gather(
@@ -243,7 +244,7 @@ async def test_the_app_applies_the_concurrency_of_a_newly_published_version(
         )
     finally:
         registry.register(bundled, replace=True)
-        app.state.gateway.invoker.forget(DEPARTMENT)
+        state_of(app).gateway.invoker.forget(DEPARTMENT)
     assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
     stats = await department.stats()
     assert stats["requests"] == {f"GET {BALANCE_PATH}": 8}

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import httpx
 from fastapi import FastAPI
 
+from backend.app_state import state_of
 from backend.identity.clients import ADMIN_SCOPE, create_client
 from tests.providers.novel_department import API_KEY
 
@@ -17,7 +18,7 @@ T = TypeVar("T")
 
 
 async def admin_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
-    async with app.state.sessions() as db, db.begin():
+    async with state_of(app).sessions() as db, db.begin():
         registered, secret = await create_client(
             db, "平台管理员", kind="admin", scopes=[ADMIN_SCOPE]
         )

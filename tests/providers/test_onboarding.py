@@ -13,6 +13,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from backend.app_state import state_of
+from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
+from backend.migrate import load_catalog
 from backend.providers.models import AdapterVersion
 from integrations.sandbox import SandboxHandle, data
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings
@@ -58,7 +61,7 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
     async with (
         water_utility() as utility,
         serving(settings) as (app_a, a),
-        serving(settings) as (_, b),
+        serving(settings) as (app_b, b),
     ):
         admin = await admin_headers(app_a, a)
         # The administrator lets this provider reach its (test) host inside the network.
@@ -129,6 +132,14 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
         found = await b.get("/v1/services", params={"q": "水费"})
         assert service in [s["code"] for s in found.json()["items"]]
 
+        # A catalog release (what `hefeitong catalog load` does) keeps what providers brought.
+        bundled, sha = load_catalog_file(BUNDLED_CATALOG)
+        async with state_of(app_a).sessions() as db, db.begin():
+            revision = await load_catalog(db, bundled, source="release.yaml", source_sha256=sha)
+        await state_of(app_b).catalog.refresh_if_changed()  # its watcher may have been first
+        assert state_of(app_b).catalog.snapshot.revision == revision
+        assert service in state_of(app_b).catalog.snapshot.services
+
         async def invoke_on_b() -> httpx.Response:
             return await b.post(
                 f"/v1/services/{service}/invoke",
@@ -188,7 +199,7 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
         # Secrets are write-only: not in any answer, not in the stored spec.
         shown = await a.get(f"/v1/provider/adapters/{adapter_id}/versions/2", headers=provider)
         assert shown.json()["spec"]["auth"]["value"] == "********"
-        async with app_a.state.sessions() as db:
+        async with state_of(app_a).sessions() as db:
             stored = (
                 await db.exec(select(AdapterVersion).where(AdapterVersion.adapter_id == adapter_id))
             ).all()

@@ -12,6 +12,10 @@ without recomputing every index, which is why it is configured apart from the
 encryption keys.
 
 Nothing here logs, and no exception message carries a plaintext or key material.
+
+Core, not identity's: every feature stores personal or secret data (identity the citizen's,
+providers their adapters' credentials, applications the webhook secrets) through this one
+cipher, and none should depend on identity for it.
 """
 
 from __future__ import annotations

@@ -1,21 +1,26 @@
-"""Services providers propose, and putting the approved ones into the catalog.
+"""Services providers propose, and handing the approved ones to the catalog.
 
-An approved service is written into the catalog tables and the catalog revision is
-bumped, so every worker's catalog watcher loads it (search index included) within
-seconds, without a restart. A ``catalog load`` replaces the catalog from a file; the
-approved provider services are written back after it (``restore_approved``), so a
-data release never silently drops what providers brought.
+The catalog owns its tables: an approved proposal goes to it as a ``ContributedService``
+(``publish_contributed`` writes it and bumps the revision, so every worker loads it within
+seconds). A ``catalog load`` replaces the catalog from a file and merges back
+``approved_services`` (the composition root passes them, see backend/migrate.py), so a data
+release never silently drops what providers brought.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.catalog.models import CatalogRevision, Department, Domain, Service
+from backend.catalog import (
+    ContributedService,
+    domain_exists,
+    publish_contributed,
+    service_code_taken,
+)
 from backend.clock import utcnow
 from backend.errors import AppError, NotFound
 from backend.providers.models import AdapterVersion, Provider, ProviderAdapter, ProviderService
@@ -48,6 +53,24 @@ class ProposalDecided(AppError):
     title_en = "This proposal has been decided already"
 
 
+async def listed(db: AsyncSession, status: str | None, *, limit: int) -> Sequence[ProviderService]:
+    """Proposals, oldest first; only those with ``status`` if given."""
+    query = select(ProviderService).order_by(col(ProviderService.created_at))
+    if status is not None:
+        query = query.where(ProviderService.status == status)
+    return (await db.exec(query.limit(limit))).all()
+
+
+async def of_provider(db: AsyncSession, provider_code: str) -> Sequence[ProviderService]:
+    """Every proposal of one provider, oldest first."""
+    rows = await db.exec(
+        select(ProviderService)
+        .where(ProviderService.provider_code == provider_code)
+        .order_by(col(ProviderService.created_at))
+    )
+    return rows.all()
+
+
 async def _operations(db: AsyncSession, adapter_id: str, version: int | None) -> set[str]:
     if version is None:
         return set()
@@ -69,14 +92,14 @@ async def propose(db: AsyncSession, provider: Provider, entry: dict[str, Any]) -
         raise ProposalInvalid(f"adapter {entry['adapter_id']!r} is not one of yours")
     if entry["operation"] not in await _operations(db, adapter.adapter_id, adapter.latest_version):
         raise ProposalInvalid(f"adapter {adapter.adapter_id!r} has no {entry['operation']!r}")
-    if await db.get(Domain, entry["domain"]) is None:
+    if not await domain_exists(db, entry["domain"]):
         raise ProposalInvalid(f"no domain {entry['domain']!r}")
     pending = await db.exec(
         select(ProviderService.id).where(
             ProviderService.code == code, col(ProviderService.status).in_(["proposed", "approved"])
         )
     )
-    if await db.get(Service, code) is not None or pending.first() is not None:
+    if await service_code_taken(db, code) or pending.first() is not None:
         raise ServiceCodeTaken()
     proposal = ProviderService(
         code=code,
@@ -108,58 +131,42 @@ async def decide(
             raise ProposalDecided(
                 f"publish a version of {proposal.adapter_id!r} with {proposal.operation!r} first"
             )
-        if await db.get(Service, proposal.code) is not None:
+        if await service_code_taken(db, proposal.code):
             raise ServiceCodeTaken()
         provider = await db.get(Provider, proposal.provider_code)
         assert provider is not None
-        await _add_to_catalog(db, provider, proposal)
-        await _bump_catalog_revision(db)
+        await publish_contributed(db, _contributed(provider, proposal))
     proposal.status = "approved" if approve else "rejected"
     proposal.note, proposal.decided_at = note, utcnow()
     db.add(proposal)
     return proposal
 
 
-async def _add_to_catalog(db: AsyncSession, provider: Provider, proposal: ProviderService) -> None:
-    if await db.get(Department, provider.code) is None:
-        db.add(Department(code=provider.code, name_zh=provider.name_zh, name_en=provider.name_en))
-    last = (await db.exec(select(func.max(Service.position)))).one()
+def _contributed(provider: Provider, proposal: ProviderService) -> ContributedService:
     e = proposal.entry
-    db.add(
-        Service(
-            code=proposal.code,
-            position=(last or 0) + 1,
-            domain_code=e["domain"],
-            department_code=provider.code,
-            kind="query",
-            name_zh=e["name_zh"],
-            name_en=e["name_en"],
-            summary_zh=e["summary_zh"],
-            summary_en=e["summary_en"],
-            min_level=e["min_level"],
-            keywords=list(e.get("keywords", [])),
-            adapter_id=proposal.adapter_id,
-            adapter_operation=proposal.operation,
-        )
+    return ContributedService(
+        code=proposal.code,
+        domain=e["domain"],
+        department_code=provider.code,
+        department_name_zh=provider.name_zh,
+        department_name_en=provider.name_en,
+        name_zh=e["name_zh"],
+        name_en=e["name_en"],
+        summary_zh=e["summary_zh"],
+        summary_en=e["summary_en"],
+        min_level=e["min_level"],
+        keywords=tuple(e.get("keywords", [])),
+        adapter_id=proposal.adapter_id,
+        operation=proposal.operation,
     )
-    await db.flush()
 
 
-async def _bump_catalog_revision(db: AsyncSession) -> None:
-    current = await db.get(CatalogRevision, 1)
-    if current is not None:
-        current.revision += 1
-        db.add(current)
-
-
-async def restore_approved(db: AsyncSession) -> None:
-    """After a catalog load from a file: put the approved provider services back."""
+async def approved_services(db: AsyncSession) -> list[ContributedService]:
+    """Every approved proposal as the catalog takes it, in the order they were approved."""
     approved = await db.exec(
         select(ProviderService, Provider)
         .join(Provider, col(Provider.code) == col(ProviderService.provider_code))
         .where(ProviderService.status == "approved")
         .order_by(col(ProviderService.decided_at))
     )
-    for proposal, provider in approved.all():
-        if await db.get(Service, proposal.code) is None:
-            await _add_to_catalog(db, provider, proposal)
+    return [_contributed(provider, proposal) for proposal, provider in approved.all()]
