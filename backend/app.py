@@ -107,8 +107,12 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name.replace('_', '-')}"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` is what its breakers, answer cache and OTP codes judge time by (the
+    system clock unless a test brings one it moves itself, background loops included)."""
     settings = settings or get_settings()
+    # See clock.py: a test moves the system clock for its own task, never for the process.
+    app_clock: Clock = clock or SystemClock()
     settings.check_safe()
     configure_logging(settings.log_level, settings.log_json, cache=settings.env != "test")
     metrics = Metrics()
@@ -116,9 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.effective_database_url
-        # What the breakers, the answer cache and OTP expiry judge time by (see clock.py:
-        # a test moves it for its own task, never for the process).
-        clock = SystemClock()
         if settings.should_auto_migrate:
             await migrate_and_seed(url)
         engine = db.create_engine(url)
@@ -141,14 +142,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 open_seconds=settings.breaker_open_seconds,
             ),
             observer=health_recorder,
-            clock=clock,
+            clock=app_clock,
         )
-        identity = build_identity(settings, kv, invoker, sessions, clock)
+        identity = build_identity(settings, kv, invoker, sessions, app_clock)
         # Published provider adapters, swapped in on every worker without a restart.
         adapter_sync = AdapterSync(sessions, kv, registry, identity.pii, on_swap=invoker.forget)
         await adapter_sync.refresh()
         adapter_sync.start(ADAPTERS_WATCH_SECONDS)
-        catalog = CatalogStore(sessions)
+        catalog = CatalogStore(sessions, kv)
         await catalog.load()
         catalog.start_watching(CATALOG_WATCH_SECONDS)
         # Per-operation success and latency, the probe of probe-safe operations, and the
@@ -170,7 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 pii=identity.pii,
                 registry=registry,
                 invoker=invoker,
-                gateway=Gateway(invoker, AnswerCache(kv, settings.gateway_stale_seconds, clock)),
+                gateway=Gateway(
+                    invoker, AnswerCache(kv, settings.gateway_stale_seconds, app_clock)
+                ),
                 identity=identity,
                 catalog=catalog,
                 adapter_sync=adapter_sync,

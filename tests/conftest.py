@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from backend.app import create_app
 from backend.app_state import state_of
+from backend.clock import Clock
 from backend.kv import KV, MemoryKV, RedisKV
 from backend.settings import Settings
 from integrations.sandbox import DEPARTMENTS, SandboxHandle, start_sandbox_thread
@@ -211,8 +212,10 @@ def make_settings(
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
+async def running_app(
+    settings: Settings, *, clock: Clock | None = None
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings, clock=clock)
     async with LifespanManager(app, startup_timeout=60):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

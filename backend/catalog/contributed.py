@@ -16,7 +16,8 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.catalog.models import CatalogRevision, Department, Domain, Service
+from backend.catalog.models import CATALOG_CHANNEL, CatalogRevision, Department, Domain, Service
+from backend.db import publish_after_commit
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,4 @@ async def publish_contributed(db: AsyncSession, service: ContributedService) -> 
     if current is not None:
         current.revision += 1
         db.add(current)
+    publish_after_commit(db, CATALOG_CHANNEL)

@@ -83,6 +83,11 @@ class LifeEventService(SQLModel, table=True):
     position: int
 
 
+# Announced on the KV store once a change that bumped the revision is committed (through the
+# API): every worker's CatalogStore reloads at once instead of at its next look.
+CATALOG_CHANNEL = "catalog:revision"
+
+
 class CatalogRevision(SQLModel, table=True):
     """One row: bumped on every load, so running servers notice and reload their index."""
 

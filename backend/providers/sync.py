@@ -60,6 +60,8 @@ class AdapterSync:
         self._loaded: dict[str, int] = {}  # adapter id → active version in the registry
         self.revision = -1
         self._lock = asyncio.Lock()
+        # Notified after every refresh: whoever waits for a version (a test, say) looks then.
+        self.changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
 
     def transport_for(self, provider: Provider) -> AiohttpTransport:
@@ -103,7 +105,13 @@ class AdapterSync:
                     # Validated when stored; a failure here is ours. Keep serving the old one.
                     log.exception("adapter_load_failed", adapter=adapter.adapter_id)
             self.revision = revision
-            return swapped
+        async with self.changed:
+            self.changed.notify_all()
+        return swapped
+
+    def active_version(self, adapter_id: str) -> int | None:
+        """The published version of the adapter this worker serves, if any."""
+        return self._loaded.get(adapter_id)
 
     def _swap(self, version: AdapterVersion, provider: Provider) -> None:
         spec = parse_spec(full_document(self._pii, version), StrictVariables())

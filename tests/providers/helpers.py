@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -13,8 +12,6 @@ from fastapi import FastAPI
 from backend.app_state import state_of
 from backend.identity.clients import ADMIN_SCOPE, create_client
 from tests.providers.novel_department import API_KEY
-
-T = TypeVar("T")
 
 
 async def admin_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
@@ -33,16 +30,13 @@ async def token_headers(client: httpx.AsyncClient, client_id: str, secret: str) 
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, within: float = 15.0
-) -> T:
-    """Ask until the answer is accepted; fail with the last answer after ``within`` s."""
-    give_up = time.monotonic() + within
-    while True:
-        answer = await probe()
-        if accept(answer) or time.monotonic() > give_up:
-            return answer
-        await asyncio.sleep(0.2)
+async def until(
+    changed: asyncio.Condition, check: Callable[[], bool], *, within: float = 15
+) -> None:
+    """Return once ``check()`` holds, looking again each time ``changed`` is notified (a
+    background loop notifies it after each change it makes); fail after ``within`` s."""
+    async with asyncio.timeout(within), changed:
+        await changed.wait_for(check)
 
 
 def water_spec(

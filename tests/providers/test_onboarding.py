@@ -4,6 +4,7 @@ invoke, a new version and a rollback reaching the other instance without a resta
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,11 +16,12 @@ from sqlmodel import select
 
 from backend.app_state import state_of
 from backend.catalog.data_file import BUNDLED_CATALOG, load_catalog_file
+from backend.catalog.models import CATALOG_CHANNEL
 from backend.migrate import load_catalog
 from backend.providers.models import AdapterVersion
 from integrations.sandbox import SandboxHandle, data
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings
-from tests.providers.helpers import admin_headers, eventually, token_headers, water_spec
+from tests.providers.helpers import admin_headers, token_headers, until, water_spec
 from tests.providers.novel_department import API_KEY, water_utility
 from tests.servers import serving
 
@@ -51,7 +53,6 @@ async def _create_provider(
     return await token_headers(client, credentials["client_id"], credentials["client_secret"])
 
 
-@pytest.mark.slow
 async def test_a_provider_onboards_a_new_department_across_two_instances(
     tmp_path: Path, own_database: str, redis_url: str, sandbox: SandboxHandle
 ) -> None:
@@ -117,17 +118,20 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
         )
         assert proposed.status_code == 201, proposed.text
         assert (await b.get(f"/v1/services/{service}")).status_code == 404
-        approved = await a.post(
-            f"/v1/admin/provider-services/{proposed.json()['id']}/approve",
-            json={"note": "同意上架"},
-            headers=admin,
-        )
-        assert approved.status_code == 200 and approved.json()["status"] == "approved"
+        catalog_b = state_of(app_b).catalog
+        async with state_of(app_a).kv.subscribe(CATALOG_CHANNEL) as announcements:
+            approved = await a.post(
+                f"/v1/admin/provider-services/{proposed.json()['id']}/approve",
+                json={"note": "同意上架"},
+                headers=admin,
+            )
+            assert approved.status_code == 200 and approved.json()["status"] == "approved"
+            # Announced once committed: the workers reload now, not at their next look.
+            await asyncio.wait_for(anext(aiter(announcements)), 10)
 
         # The other instance: the service in the catalog and search, then a citizen's call.
-        listed = await eventually(
-            lambda: b.get(f"/v1/services/{service}"), lambda r: r.status_code == 200
-        )
+        await until(catalog_b.changed, lambda: service in catalog_b.snapshot.services)
+        listed = await b.get(f"/v1/services/{service}")
         assert listed.json()["department"]["code"] == code
         found = await b.get("/v1/services", params={"q": "水费"})
         assert service in [s["code"] for s in found.json()["items"]]
@@ -156,7 +160,9 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
             answer = await a.get(f"/v1/provider/adapters/{adapter_id}/health", headers=provider)
             return dict(answer.json())
 
-        seen = await eventually(health, lambda h: h["operations"][0]["windows"][-1]["calls"] >= 1)
+        await state_of(app_b).health_recorder.flush()  # B's figures reach the store
+        seen = await health()
+        assert seen["operations"][0]["windows"][-1]["calls"] >= 1
         bill = seen["operations"][0]
         assert (bill["operation"], seen["breaker"]) == ("bill", "closed")
         assert bill["windows"][-1]["success_rate"] == 1.0
@@ -175,13 +181,16 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
             )
         ).json()["diff"]
         assert "+" in diff and "due_date: dueDate" in diff and API_KEY not in diff
+        adapters_b = state_of(app_b).adapter_sync
         await a.post(f"/v1/provider/adapters/{adapter_id}/versions/2/publish", headers=provider)
-        newer = await eventually(invoke_on_b, lambda r: "due_date" in r.json().get("data", {}))
+        await until(adapters_b.changed, lambda: adapters_b.active_version(adapter_id) == 2)
+        newer = await invoke_on_b()
         assert newer.json()["data"]["due_date"] == "2026-11-30"
 
         # Roll back to version 1, the same way.
         await a.post(f"/v1/provider/adapters/{adapter_id}/versions/1/publish", headers=provider)
-        older = await eventually(invoke_on_b, lambda r: "due_date" not in r.json().get("data", {}))
+        await until(adapters_b.changed, lambda: adapters_b.active_version(adapter_id) == 1)
+        older = await invoke_on_b()
         assert older.json()["data"] == first.json()["data"]
 
         # A version without the operation the catalog service uses cannot be published.
