@@ -1,4 +1,8 @@
-"""backend.kv: the same behaviour from the in-process store and from real Redis."""
+"""backend.kv: the same behaviour from the in-process store and from real Redis.
+
+The expiry tests wait a few hundred milliseconds of real time on purpose: what they test is
+the stores' own expiry, and Redis expires keys by its own clock, which no test can move.
+"""
 
 from __future__ import annotations
 
