@@ -141,10 +141,10 @@ async def test_messages_page_and_the_unread_count_covers_them_all(
     citizen = await _citizen(client, sandbox, "inbox")
     mine = bearer(citizen)
     me = (await client.get("/v1/me", headers=mine)).json()["id"]
-    # 55 messages (more than a page, even the default 50); every fifth shares its time with
-    # the one before, so ties between equal times are broken by id.
+    # 55 messages (more than a page, even the default 50), seven to a time (delivered in the
+    # same instant), so pages end between messages of equal times: the id breaks the tie.
     start = utcnow() - timedelta(hours=1)
-    times = [start + timedelta(seconds=i - i % 5 // 4) for i in range(55)]
+    times = [start + timedelta(seconds=i // 7) for i in range(55)]
     await _add(
         app,
         [
