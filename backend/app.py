@@ -64,7 +64,7 @@ from integrations.loader import load_registry
 from integrations.spec import StrictVariables
 from integrations.transport import AiohttpTransport
 
-API_VERSION = "0.1.0"
+API_VERSION = "0.2.0"
 CATALOG_WATCH_SECONDS = 5.0
 # A missed publish announcement is noticed within this long.
 ADAPTERS_WATCH_SECONDS = 5.0

@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
+from sqlmodel import SQLModel
 
 from backend import db
+from backend.app_state import state_of
 from backend.migrate import upgrade
+from tests.conftest import SharedApp
 
 
 async def _tables(url: str) -> set[str]:
@@ -62,3 +65,28 @@ async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     assert await _tables(url) == {"alembic_version"}
     await upgrade(url)
     assert "catalog_service" in await _tables(url)
+
+
+async def test_the_migrations_build_the_indexes_the_models_declare(shared_app: SharedApp) -> None:
+    """A model's index with no migration (or the reverse) is an index production lacks: the
+    lists' pages (backend/pagination.py) would then sort a citizen's whole history."""
+    import backend.models_registry  # noqa: F401  (every table in the metadata)
+
+    declared = {
+        table.name: {index.name: [c.name for c in index.columns] for index in table.indexes}
+        for table in SQLModel.metadata.sorted_tables
+    }
+
+    def built(connection: Connection) -> dict[str, dict[str | None, list[str | None]]]:
+        found = inspect(connection)
+        return {
+            table: {
+                index["name"]: list(index["column_names"])
+                for index in found.get_indexes(table)
+                if not index.get("duplicates_constraint")  # a unique constraint's own index
+            }
+            for table in declared
+        }
+
+    async with state_of(shared_app.app).engine.connect() as connection:
+        assert await connection.run_sync(built) == declared

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -37,6 +37,7 @@ from backend.applications.provider_router import (
 from backend.catalog import ServiceDetail
 from backend.clock import utcnow
 from backend.errors import AppError, ValidationFailed
+from backend.pagination import PageRequest, fetch_page
 from backend.pii import PiiCipher
 
 SECRET_FIELD = "webhook_secret"  # the cipher binds each token to its column
@@ -44,7 +45,9 @@ SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 MAX_BODY_BYTES = 64 * 1024  # events are a few hundred bytes; the route is unauthenticated
 MAX_WEBHOOK_ID = 128  # the width of the receipt's column
-RECEIPTS_SHOWN = 50
+# Receipts per page when the department names no size: the list showed the latest 50 before
+# it had cursors.
+RECEIPTS_PER_PAGE = 50
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _CHALLENGE = 'Standard-Webhooks realm="hefeitong-callbacks"'
 # standardwebhooks has no exception class of its own for a timestamp outside the
@@ -344,12 +347,9 @@ async def _apply(
             assert_never(event)
 
 
-async def recent_receipts(db: AsyncSession, department: str) -> Sequence[WebhookReceipt]:
-    """The department's latest receipts, newest first (ids are UUIDv7: time-ordered too)."""
-    found = await db.exec(
-        select(WebhookReceipt)
-        .where(WebhookReceipt.department_code == department)
-        .order_by(col(WebhookReceipt.received_at).desc(), col(WebhookReceipt.id).desc())
-        .limit(RECEIPTS_SHOWN)
-    )
-    return found.all()
+async def receipt_page(
+    db: AsyncSession, department: str, page: PageRequest
+) -> tuple[list[WebhookReceipt], str | None]:
+    """One page of the department's receipts, newest first, and the next page's cursor."""
+    query = select(WebhookReceipt).where(WebhookReceipt.department_code == department)
+    return await fetch_page(db, query, page, at=WebhookReceipt.received_at, id=WebhookReceipt.id)

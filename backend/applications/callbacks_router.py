@@ -8,9 +8,9 @@ carries no token: the signature is the authentication.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from backend.applications import callbacks
@@ -28,6 +28,7 @@ from backend.catalog import CatalogDep
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import CurrentDepartment, IdentityDep, InvalidToken
+from backend.pagination import Page, PageRequest, page_params
 
 router = APIRouter(tags=["provider"])
 
@@ -45,8 +46,11 @@ class CallbackReceiptOut(BaseModel):
     received_at: datetime
 
 
-class CallbackReceiptList(BaseModel):
-    items: list[CallbackReceiptOut]
+class CallbackReceiptList(Page[CallbackReceiptOut]):
+    pass
+
+
+ReceiptPage = Annotated[PageRequest, Depends(page_params(callbacks.RECEIPTS_PER_PAGE))]
 
 
 class CallbackResult(BaseModel):
@@ -79,14 +83,14 @@ async def issue_webhook_secret(
     "/v1/provider/callbacks",
     response_model=CallbackReceiptList,
     summary="回调接收记录 / The callbacks taken in from this department",
-    description=f"最近{callbacks.RECEIPTS_SHOWN}条，最新在前。 The latest "
-    f"{callbacks.RECEIPTS_SHOWN}, newest first.",
+    description="最新在前，按游标分页（把 `next_cursor` 作为 `cursor` 传入取下一页）。"
+    " Newest first, a page at a time: pass `next_cursor` back as `cursor` for the next page.",
     responses=problem_responses(InvalidToken),
 )
 async def list_callback_receipts(
-    department: CurrentDepartment, db: SessionDep
+    department: CurrentDepartment, db: SessionDep, page: ReceiptPage
 ) -> CallbackReceiptList:
-    receipts = await callbacks.recent_receipts(db, department)
+    receipts, next_cursor = await callbacks.receipt_page(db, department, page)
     return CallbackReceiptList(
         items=[
             CallbackReceiptOut(
@@ -97,7 +101,8 @@ async def list_callback_receipts(
                 received_at=r.received_at,
             )
             for r in receipts
-        ]
+        ],
+        next_cursor=next_cursor,
     )
 
 

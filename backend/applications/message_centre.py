@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications.exceptions import MessageNotFound
 from backend.applications.models import Message
 from backend.clock import utcnow
+from backend.pagination import PageRequest, fetch_page
 
 
 async def messages_of(
-    db: AsyncSession, citizen_id: str, *, unread_only: bool, limit: int
-) -> tuple[Sequence[Message], int]:
-    """The citizen's latest ``limit`` messages (only unread ones if asked), and how many of
-    all their messages are unread."""
+    db: AsyncSession, citizen_id: str, *, unread_only: bool, page: PageRequest
+) -> tuple[list[Message], str | None, int]:
+    """One page of the citizen's messages, newest first (only unread ones if asked), the next
+    page's cursor, and how many of all their messages are unread."""
     query = select(Message).where(Message.citizen_id == citizen_id)
     if unread_only:
         query = query.where(col(Message.read_at).is_(None))
-    rows = (await db.exec(query.order_by(col(Message.id).desc()).limit(limit))).all()
-    unread = (
-        await db.exec(
-            select(Message.id).where(
-                Message.citizen_id == citizen_id, col(Message.read_at).is_(None)
-            )
-        )
-    ).all()
-    return rows, len(unread)
+    rows, next_cursor = await fetch_page(db, query, page, at=Message.created_at, id=Message.id)
+    return rows, next_cursor, await unread_count(db, citizen_id)
+
+
+async def unread_count(db: AsyncSession, citizen_id: str) -> int:
+    """Counted by the database from the partial index of unread messages, not by loading
+    them: a citizen who never reads keeps one row per status change for years."""
+    counted = await db.exec(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.citizen_id == citizen_id, col(Message.read_at).is_(None))
+    )
+    return counted.one()
 
 
 async def mark_read(db: AsyncSession, citizen_id: str, message_id: str) -> None:

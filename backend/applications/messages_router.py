@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.applications import message_centre
 from backend.applications.exceptions import MessageNotFound
@@ -17,6 +17,7 @@ from backend.applications.notifications import events_channel
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import CurrentCitizen, IdentityDep, InvalidToken
+from backend.pagination import Page, PageRequest, page_params
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 KEEPALIVE_SECONDS = 15.0
@@ -43,11 +44,20 @@ class MessageOut(BaseModel):
     read: bool
 
 
-class MessageList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_MESSAGE], "unread": 1}]})
+class MessageList(Page[MessageOut]):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_MESSAGE], "next_cursor": None, "unread": 1}]}
+    )
 
-    items: list[MessageOut]
-    unread: int
+    unread: int = Field(
+        description="全部消息中的未读数（不只本页）。 Unread messages of all, not only this page's."
+    )
+
+
+# The message centre handed out 50 at a time before it had cursors; installed apps that ask
+# for no size still get 50.
+MESSAGES_PER_PAGE = 50
+MessagePage = Annotated[PageRequest, Depends(page_params(MESSAGES_PER_PAGE))]
 
 
 @router.get(
@@ -55,8 +65,10 @@ class MessageList(BaseModel):
     response_model=MessageList,
     summary="消息中心 / Messages",
     description=(
-        "办件状态变化的站内消息，最新在前，并返回未读数；`unread_only=true` 只列未读。"
-        " Messages about the citizen's applications, newest first, with the unread count;"
+        "办件状态变化的站内消息，最新在前，按游标分页（把 `next_cursor` 作为 `cursor`"
+        " 传入取下一页），并返回全部未读数；`unread_only=true` 只列未读。"
+        " Messages about the citizen's applications, newest first, a page at a time (pass"
+        " `next_cursor` back as `cursor`), with the unread count of all of them;"
         " `unread_only=true` lists only unread ones. Citizen token required."
     ),
     responses=problem_responses(InvalidToken),
@@ -64,11 +76,11 @@ class MessageList(BaseModel):
 async def messages(
     signed_in: CurrentCitizen,
     db: SessionDep,
+    page: MessagePage,
     unread_only: Annotated[bool, Query()] = False,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessageList:
-    rows, unread = await message_centre.messages_of(
-        db, signed_in.citizen.id, unread_only=unread_only, limit=limit
+    rows, next_cursor, unread = await message_centre.messages_of(
+        db, signed_in.citizen.id, unread_only=unread_only, page=page
     )
     return MessageList(
         items=[
@@ -82,6 +94,7 @@ async def messages(
             )
             for m in rows
         ],
+        next_cursor=next_cursor,
         unread=unread,
     )
 

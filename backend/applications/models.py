@@ -40,8 +40,10 @@ OPEN_CLOCK_CONDITION = "status IN ('accepted', 'in_review', 'supplement_required
 class Application(SQLModel, table=True):
     __tablename__ = "applications_application"
     __table_args__ = (
-        # "My applications", newest first, without a sort.
-        Index("ix_applications_applicant_created", "applicant_id", "created_at"),
+        # "My applications" and an enterprise's, a page at a time newest first, without a
+        # sort: every page starts where the cursor points in the index (backend/pagination.py).
+        Index("ix_applications_applicant_page", "applicant_id", "created_at", "id"),
+        Index("ix_applications_enterprise_page", "enterprise_id", "created_at", "id"),
         # Open applications by status (the poller, the admin calendar).
         Index("ix_applications_status_warn", "status", "warn_on"),
         # Overdue and warning counts for stats, read from the index alone: at 5 million
@@ -60,7 +62,7 @@ class Application(SQLModel, table=True):
     number: str = Field(unique=True, max_length=20)
     service_code: str = Field(index=True, max_length=64)
     applicant_id: str = Field(foreign_key="identity_citizen.id", max_length=36)
-    enterprise_id: str | None = Field(default=None, index=True, max_length=36)
+    enterprise_id: str | None = Field(default=None, max_length=36)
     status: str = Field(max_length=24)
     form: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     delivery: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -171,13 +173,29 @@ class OutboxEvent(SQLModel, table=True):
     )
 
 
+UNREAD_CONDITION = "read_at IS NULL"
+
+
 class Message(SQLModel, table=True):
     """The in-app message centre. One message per outbox event, whatever the retries."""
 
     __tablename__ = "applications_message"
+    __table_args__ = (
+        # The message centre, a page at a time; the partial one serves `unread_only` pages
+        # and the unread count from the unread messages alone.
+        Index("ix_applications_message_page", "citizen_id", "created_at", "id"),
+        Index(
+            "ix_applications_message_unread_page",
+            "citizen_id",
+            "created_at",
+            "id",
+            postgresql_where=text(UNREAD_CONDITION),
+            sqlite_where=text(UNREAD_CONDITION),
+        ),
+    )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
-    citizen_id: str = Field(index=True, max_length=36)
+    citizen_id: str = Field(max_length=36)
     event_id: str = Field(unique=True, max_length=36)
     application_id: str = Field(max_length=36)
     title: str = Field(max_length=200)
@@ -203,12 +221,23 @@ class Rectification(SQLModel, table=True):
     """整改: a poor rating (1–2) the department must answer within 15 working days."""
 
     __tablename__ = "applications_rectification"
+    __table_args__ = (
+        # A department's rectifications a page at a time, all of them or by status.
+        Index("ix_applications_rectification_page", "department_code", "created_at", "id"),
+        Index(
+            "ix_applications_rectification_status_page",
+            "department_code",
+            "status",
+            "created_at",
+            "id",
+        ),
+    )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
     application_id: str = Field(
         foreign_key="applications_application.id", unique=True, max_length=36
     )
-    department_code: str = Field(index=True, max_length=64)
+    department_code: str = Field(max_length=64)
     score: int
     comment: str | None = Field(default=None, max_length=500)
     status: str = Field(default="open", max_length=16)  # open | resolved
@@ -254,10 +283,14 @@ class WebhookReceipt(SQLModel, table=True):
     """A callback taken in, by its ``webhook-id``: a replay finds it and changes nothing."""
 
     __tablename__ = "applications_webhook_receipt"
-    __table_args__ = (UniqueConstraint("department_code", "webhook_id"),)
+    __table_args__ = (
+        UniqueConstraint("department_code", "webhook_id"),
+        # The department's receipts, a page at a time.
+        Index("ix_applications_webhook_receipt_page", "department_code", "received_at", "id"),
+    )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
-    department_code: str = Field(index=True, max_length=64)
+    department_code: str = Field(max_length=64)
     webhook_id: str = Field(max_length=128)
     event_type: str = Field(max_length=64)
     application_id: str | None = Field(default=None, max_length=36)

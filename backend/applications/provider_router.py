@@ -18,13 +18,14 @@ from backend.applications.exceptions import (
     RectificationNotFound,
 )
 from backend.applications.models import Application, Rectification
-from backend.applications.schemas import ApplicationOut, RectificationOut
+from backend.applications.schemas import ApplicationOut, RectificationList, RectificationOut
 from backend.applications.service import describe
 from backend.applications.state_machine import IllegalTransition
 from backend.catalog import CatalogDep, ServiceDetail
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import CurrentDepartment, InvalidToken
+from backend.pagination import PageDep
 
 router = APIRouter(prefix="/v1/provider/applications", tags=["provider"])
 rectifications_router = APIRouter(prefix="/v1/provider/rectifications", tags=["provider"])
@@ -228,21 +229,27 @@ def _rectification_out(item: Rectification) -> RectificationOut:
 
 @rectifications_router.get(
     "",
-    response_model=list[RectificationOut],
+    response_model=RectificationList,
     summary="差评整改事项 / Rectifications from poor ratings",
     description=(
-        "本部门因1–2星差评产生的整改事项，可按状态筛选；`overdue` 标出超过15个工作日仍未整改的。"
-        " The rectifications opened for this department by 1–2 star ratings, filterable by status;"
-        " `overdue` marks open ones past their 15-working-day deadline."
+        "本部门因1–2星差评产生的整改事项，可按状态筛选，最新在前，按游标分页；"
+        "`overdue` 标出超过15个工作日仍未整改的。"
+        "（0.2.0 起返回 `items` 与 `next_cursor`，不再是数组。）"
+        " The rectifications opened for this department by 1–2 star ratings, filterable by status,"
+        " newest first, a page at a time (pass `next_cursor` back as `cursor`); `overdue` marks"
+        " open ones past their 15-working-day deadline. Since 0.2.0 an object with `items` and"
+        " `next_cursor`, no longer a bare array."
     ),
     responses=problem_responses(InvalidToken),
 )
 async def list_rectifications(
     department: CurrentDepartment,
     db: SessionDep,
+    page: PageDep,
     status: Annotated[Literal["open", "resolved"] | None, Query()] = None,
-) -> list[RectificationOut]:
-    return [_rectification_out(r) for r in await ratings.rectifications(db, department, status)]
+) -> RectificationList:
+    rows, next_cursor = await ratings.rectification_page(db, department, status, page)
+    return RectificationList(items=[_rectification_out(r) for r in rows], next_cursor=next_cursor)
 
 
 @rectifications_router.post(

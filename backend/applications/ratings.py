@@ -4,7 +4,7 @@ rectification item the department must answer within 15 working days."""
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.applications import stats
@@ -19,6 +19,7 @@ from backend.applications.timeline import add_note
 from backend.applications.working_days import load_calendar
 from backend.catalog import ServiceDetail
 from backend.clock import china_date, utcnow
+from backend.pagination import PageRequest, fetch_page
 
 RECTIFY_WITHIN_WORKING_DAYS = 15
 POOR = 2  # 1 (非常不满意) and 2 (不满意) must be rectified
@@ -62,14 +63,15 @@ async def rating_of(db: AsyncSession, application_id: str) -> Rating | None:
     return await db.get(Rating, application_id)
 
 
-async def rectifications(
-    db: AsyncSession, department: str, status: str | None
-) -> list[Rectification]:
+async def rectification_page(
+    db: AsyncSession, department: str, status: str | None, page: PageRequest
+) -> tuple[list[Rectification], str | None]:
+    """One page of the department's rectifications (only those in ``status`` if given),
+    newest first, and the next page's cursor."""
     query = select(Rectification).where(Rectification.department_code == department)
     if status is not None:
         query = query.where(Rectification.status == status)
-    rows = await db.exec(query.order_by(col(Rectification.created_at).desc()).limit(100))
-    return list(rows.all())
+    return await fetch_page(db, query, page, at=Rectification.created_at, id=Rectification.id)
 
 
 async def resolve(

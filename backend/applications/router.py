@@ -42,6 +42,7 @@ from backend.identity import (
     current_caller,
     link_for,
 )
+from backend.pagination import PageDep
 from backend.state import CoreStateDep, SettingsDep
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
@@ -172,7 +173,9 @@ async def submit(
     response_model=ApplicationList,
     summary="我的办件 / My applications",
     description=(
+        "最新在前，按游标分页：把 `next_cursor` 作为 `cursor` 传入取下一页。"
         "以企业身份（`act`）调用时返回该企业的办件。"
+        " Newest first, a page at a time: pass `next_cursor` back as `cursor` for the next page."
         " Acting for an enterprise (`act` claim), the enterprise's applications."
     ),
     responses=problem_responses(InvalidToken, EnterpriseNotLinked),
@@ -180,11 +183,11 @@ async def submit(
 async def list_applications(
     signed_in: CurrentCitizen,
     db: SessionDep,
+    page: PageDep,
     status: Annotated[Status | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ApplicationList:
-    rows = await service.listed(
-        db, signed_in.citizen.id, signed_in.claims.acting_for, status=status, limit=limit
+    rows, next_cursor = await service.listed(
+        db, signed_in.citizen.id, signed_in.claims.acting_for, status=status, page=page
     )
     today = clock.today()
     return ApplicationList(
@@ -199,7 +202,8 @@ async def list_applications(
                 created_at=a.created_at,
             )
             for a in rows
-        ]
+        ],
+        next_cursor=next_cursor,
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.pagination import Page
+
 # Examples for the OpenAPI document: a rent withdrawal (hpf-withdrawal-rent) with the ID card
 # taken from the e-license library and the lease uploaded, from submission to completion.
 _RENT_FORM: dict[str, Any] = {
@@ -149,6 +151,10 @@ class RectificationOut(BaseModel):
     resolved_at: datetime | None
 
 
+class RectificationList(Page[RectificationOut]):
+    pass
+
+
 _COMPLETED_APPLICATION: dict[str, Any] = {
     "id": "019cf443-d4a0-7fdb-b8df-550786fdda34",
     "number": "HF2026031600017",
@@ -265,5 +271,5 @@ class ApplicationSummary(BaseModel):
     created_at: datetime
 
 
-class ApplicationList(BaseModel):
-    items: list[ApplicationSummary]
+class ApplicationList(Page[ApplicationSummary]):
+    pass

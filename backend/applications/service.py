@@ -5,7 +5,6 @@ Idempotency keys: idempotency.py. Status changes and what each records: timeline
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import jsonschema
@@ -43,6 +42,7 @@ from backend.applications.timeline import record_change, transition
 from backend.catalog import ServiceDetail
 from backend.clock import today, utcnow
 from backend.identity import Identity, link_for, may_act_for, require_level
+from backend.pagination import PageRequest, fetch_page
 from integrations.base import Caller
 
 
@@ -157,10 +157,12 @@ async def listed(
     acting_for: str | None,
     *,
     status: Status | None,
-    limit: int,
-) -> Sequence[Application]:
-    """The citizen's own applications, newest first; acting for an enterprise (its credit
-    code), the enterprise's, whichever linked citizen made them."""
+    page: PageRequest,
+) -> tuple[list[Application], str | None]:
+    """One page of the citizen's own applications, newest first, and the next page's cursor;
+    acting for an enterprise (its credit code), the enterprise's, whichever linked citizen
+    made them. Indexes (applicant, created_at, id) and (enterprise, created_at, id) keep the
+    last page as cheap as the first."""
     if acting_for is not None:
         _, enterprise = await link_for(db, citizen_id, acting_for)
         query = select(Application).where(Application.enterprise_id == enterprise.id)
@@ -171,8 +173,7 @@ async def listed(
         )
     if status is not None:
         query = query.where(Application.status == status)
-    rows = await db.exec(query.order_by(col(Application.created_at).desc()).limit(limit))
-    return rows.all()
+    return await fetch_page(db, query, page, at=Application.created_at, id=Application.id)
 
 
 async def owned(db: AsyncSession, application_id: str, citizen_id: str) -> Application:

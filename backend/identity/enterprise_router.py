@@ -23,6 +23,7 @@ from backend.identity.schemas import (
     EnterpriseOut,
     TokenPair,
 )
+from backend.pagination import PageDep
 
 router = APIRouter(tags=["me"])
 
@@ -39,19 +40,23 @@ def _require_l2(level: int) -> None:
     response_model=EnterpriseList,
     summary="我的企业 / My enterprises",
     description=(
-        "当前用户关联的企业及其身份（法定代表人或经办人）。"
+        "当前用户关联的企业及其身份（法定代表人或经办人），最近关联的在前，按游标分页。"
         " The enterprises linked to the citizen, each with the citizen's role (legal representative"
-        " or agent). Citizen token required."
+        " or agent), most recently linked first, a page at a time (pass `next_cursor` back as"
+        " `cursor`). Citizen token required."
     ),
     responses=problem_responses(InvalidToken),
 )
-async def list_enterprises(signed_in: CurrentCitizen, db: SessionDep) -> EnterpriseList:
-    links = await enterprises.links_of(db, signed_in.citizen.id)
+async def list_enterprises(
+    signed_in: CurrentCitizen, db: SessionDep, page: PageDep
+) -> EnterpriseList:
+    links, next_cursor = await enterprises.link_page(db, signed_in.citizen.id, page)
     return EnterpriseList(
         items=[
             EnterpriseOut(credit_code=e.credit_code, name=e.name, role=link.role)
             for link, e in links
-        ]
+        ],
+        next_cursor=next_cursor,
     )
 
 

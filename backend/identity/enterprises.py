@@ -18,6 +18,7 @@ from backend.errors import AppError
 from backend.identity.models import AuthSession, Citizen, Enterprise, EnterpriseLink
 from backend.identity.schemas import TokenPair
 from backend.identity.service import Identity
+from backend.pagination import PageRequest, fetch_page
 
 LEGAL_REPRESENTATIVE = "legal_representative"
 AGENT = "agent"
@@ -101,14 +102,22 @@ async def _link(
         pass  # linked a moment ago by a concurrent request: the outcome is the same
 
 
-async def links_of(db: AsyncSession, citizen_id: str) -> list[tuple[EnterpriseLink, Enterprise]]:
-    rows = await db.exec(
-        select(EnterpriseLink, Enterprise)
-        .join(Enterprise, col(Enterprise.id) == col(EnterpriseLink.enterprise_id))
-        .where(EnterpriseLink.citizen_id == citizen_id)
-        .order_by(col(Enterprise.credit_code))
+async def link_page(
+    db: AsyncSession, citizen_id: str, page: PageRequest
+) -> tuple[list[tuple[EnterpriseLink, Enterprise]], str | None]:
+    """One page of the citizen's enterprise links, newest first, each with its enterprise.
+
+    An agent (a bookkeeping firm's clerk, say) may act for hundreds of enterprises.
+    """
+    query = select(EnterpriseLink).where(EnterpriseLink.citizen_id == citizen_id)
+    links, next_cursor = await fetch_page(
+        db, query, page, at=EnterpriseLink.created_at, id=EnterpriseLink.id
     )
-    return [(link, enterprise) for link, enterprise in rows.all()]
+    found = await db.exec(
+        select(Enterprise).where(col(Enterprise.id).in_([link.enterprise_id for link in links]))
+    )
+    enterprises = {e.id: e for e in found.all()}
+    return [(link, enterprises[link.enterprise_id]) for link in links], next_cursor
 
 
 async def may_act_for(db: AsyncSession, citizen_id: str, enterprise_id: str) -> bool:
@@ -124,10 +133,15 @@ async def may_act_for(db: AsyncSession, citizen_id: str, enterprise_id: str) -> 
 async def link_for(
     db: AsyncSession, citizen_id: str, credit_code: str
 ) -> tuple[EnterpriseLink, Enterprise]:
-    for link, enterprise in await links_of(db, citizen_id):
-        if enterprise.credit_code == credit_code:
-            return link, enterprise
-    raise EnterpriseNotLinked()
+    found = await db.exec(
+        select(EnterpriseLink, Enterprise)
+        .join(Enterprise, col(Enterprise.id) == col(EnterpriseLink.enterprise_id))
+        .where(EnterpriseLink.citizen_id == citizen_id, Enterprise.credit_code == credit_code)
+    )
+    row = found.first()
+    if row is None:
+        raise EnterpriseNotLinked()
+    return row[0], row[1]
 
 
 async def authorize_agent(

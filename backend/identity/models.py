@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from backend.db import UtcDateTime
@@ -45,13 +45,27 @@ class MiniProgramBinding(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc_column())
 
 
+LIVE_CONDITION = "revoked_at IS NULL"
+
+
 class AuthSession(SQLModel, table=True):
     """One signed-in device: the family of its refresh tokens."""
 
     __tablename__ = "identity_session"
+    __table_args__ = (
+        # The citizen's live sessions, a page at a time (and all of them for logout-all).
+        Index(
+            "ix_identity_session_live_page",
+            "citizen_id",
+            "created_at",
+            "id",
+            postgresql_where=text(LIVE_CONDITION),
+            sqlite_where=text(LIVE_CONDITION),
+        ),
+    )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
-    citizen_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    citizen_id: str = Field(foreign_key="identity_citizen.id", max_length=36)
     client: str = Field(max_length=32)  # app | mini_program | web
     device: str = Field(max_length=128)
     created_at: datetime = Field(sa_column=_utc_column())
@@ -118,11 +132,15 @@ class EnterpriseLink(SQLModel, table=True):
     """A citizen who may act for an enterprise: its legal representative or an agent."""
 
     __tablename__ = "identity_enterprise_link"
-    __table_args__ = (UniqueConstraint("enterprise_id", "citizen_id"),)
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "citizen_id"),
+        # "My enterprises", a page at a time.
+        Index("ix_identity_enterprise_link_citizen_page", "citizen_id", "created_at", "id"),
+    )
 
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
     enterprise_id: str = Field(foreign_key="identity_enterprise.id", index=True, max_length=36)
-    citizen_id: str = Field(foreign_key="identity_citizen.id", index=True, max_length=36)
+    citizen_id: str = Field(foreign_key="identity_citizen.id", max_length=36)
     role: str = Field(max_length=32)  # legal_representative | agent
     granted_by: str | None = Field(default=None, max_length=36)
     created_at: datetime = Field(sa_column=_utc_column())

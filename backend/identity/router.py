@@ -47,6 +47,7 @@ from backend.identity.schemas import (
     TokenPair,
 )
 from backend.identity.service import Identity
+from backend.pagination import PageDep
 from backend.pii import mask_id_number, mask_name, mask_phone
 
 auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -305,14 +306,18 @@ async def face_verification(
     response_model=SessionList,
     summary="登录设备 / Signed-in devices",
     description=(
-        "本账号当前有效的登录会话（设备），`current` 标出本次请求所用的会话。"
-        " The account's live sessions (devices); `current` marks the one this request came from."
+        "本账号当前有效的登录会话（设备），最近登录的在前，按游标分页；"
+        "`current` 标出本次请求所用的会话。"
+        " The account's live sessions (devices), most recently signed in first, a page at a time"
+        " (pass `next_cursor` back as `cursor`); `current` marks the one this request came from."
         " Citizen token required."
     ),
     responses=problem_responses(InvalidToken),
 )
-async def sessions(signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep) -> SessionList:
-    active = await identity.active_sessions(db, signed_in.citizen.id)
+async def sessions(
+    signed_in: CurrentCitizen, db: SessionDep, identity: IdentityDep, page: PageDep
+) -> SessionList:
+    active, next_cursor = await identity.session_page(db, signed_in.citizen.id, page)
     return SessionList(
         items=[
             SessionOut(
@@ -324,7 +329,8 @@ async def sessions(signed_in: CurrentCitizen, db: SessionDep, identity: Identity
                 current=s.id == signed_in.claims.session_id,
             )
             for s in active
-        ]
+        ],
+        next_cursor=next_cursor,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.identity.validators import CreditCode, IdNumber, PersonName, PhoneNumber
+from backend.pagination import Page
 
 Client = Literal["app", "mini_program", "web"]
 
@@ -144,8 +145,8 @@ class SessionOut(BaseModel):
     current: bool
 
 
-class SessionList(BaseModel):
-    items: list[SessionOut]
+class SessionList(Page[SessionOut]):
+    pass
 
 
 class MiniProgramLoginRequest(_Body):
@@ -245,5 +246,5 @@ class EnterpriseOut(BaseModel):
     role: Literal["legal_representative", "agent"]
 
 
-class EnterpriseList(BaseModel):
-    items: list[EnterpriseOut]
+class EnterpriseList(Page[EnterpriseOut]):
+    pass

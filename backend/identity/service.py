@@ -45,6 +45,7 @@ from backend.identity.ratelimit import (
 from backend.identity.schemas import TokenPair
 from backend.identity.tokens import AccessClaims, TokenService
 from backend.kv import KV
+from backend.pagination import PageRequest, fetch_page
 from backend.pii import PiiCipher
 from integrations.base import AdapterError, Caller
 from integrations.invoker import Invoker
@@ -277,6 +278,20 @@ class Identity:
         for session in sessions:
             await self.revoke(db, citizen_id, session.id, "logout_all")
         return len(sessions)
+
+    async def session_page(
+        self, db: AsyncSession, citizen_id: str, page: PageRequest
+    ) -> tuple[list[AuthSession], str | None]:
+        """One page of the citizen's live sessions, newest sign-in first.
+
+        Paged by when each session began, not by when it was last used: that changes with
+        every refresh, and a device refreshed while the list is paged would jump ahead of the
+        cursor and be skipped.
+        """
+        query = select(AuthSession).where(
+            AuthSession.citizen_id == citizen_id, col(AuthSession.revoked_at).is_(None)
+        )
+        return await fetch_page(db, query, page, at=AuthSession.created_at, id=AuthSession.id)
 
     async def active_sessions(self, db: AsyncSession, citizen_id: str) -> list[AuthSession]:
         result = await db.exec(

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Query
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import CurrentAdmin, InvalidToken, NotAnAdministrator
+from backend.pagination import PageDep
 from backend.providers import proposals, service
 from backend.providers.schemas import (
     ClientCredentials,
     Decision,
+    ProposalList,
     ProposalOut,
     ProviderCreate,
     ProviderCreated,
@@ -64,22 +66,25 @@ async def list_providers(_: CurrentAdmin, db: SessionDep) -> list[ProviderOut]:
 
 @admin_router.get(
     "/provider-services",
-    response_model=list[ProposalOut],
+    response_model=ProposalList,
     summary="待审事项 / Service proposals",
     description=(
         "平台管理员查看服务提供方申请上架的事项，默认只列待审的（`status=proposed`），最早的在前，"
-        "最多200条。"
+        "按游标分页（0.2.0 之前最多返回200条数组，其余无法看到）。"
         " For platform administrators: services proposed by providers, by default only those"
-        " awaiting a decision (`status=proposed`), oldest first, at most 200."
+        " awaiting a decision (`status=proposed`), oldest first, a page at a time (pass"
+        " `next_cursor` back as `cursor`). Before 0.2.0 a bare array cut off at 200."
     ),
     responses=problem_responses(*ADMIN),
 )
 async def list_proposals(
     _: CurrentAdmin,
     db: SessionDep,
-    status: Annotated[Literal["proposed", "approved", "rejected"] | None, Query()] = "proposed",
-) -> list[ProposalOut]:
-    return [proposal_out(p) for p in await proposals.listed(db, status, limit=200)]
+    page: PageDep,
+    status: Annotated[Literal["proposed", "approved", "rejected"], Query()] = "proposed",
+) -> ProposalList:
+    rows, next_cursor = await proposals.listed(db, status, page)
+    return ProposalList(items=[proposal_out(p) for p in rows], next_cursor=next_cursor)
 
 
 DECISION_PROBLEMS = problem_responses(

@@ -9,7 +9,6 @@ release never silently drops what providers brought.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import col, select
@@ -23,6 +22,7 @@ from backend.catalog import (
 )
 from backend.clock import utcnow
 from backend.errors import AppError, NotFound
+from backend.pagination import PageRequest, fetch_page
 from backend.providers.models import AdapterVersion, Provider, ProviderAdapter, ProviderService
 
 
@@ -53,22 +53,25 @@ class ProposalDecided(AppError):
     title_en = "This proposal has been decided already"
 
 
-async def listed(db: AsyncSession, status: str | None, *, limit: int) -> Sequence[ProviderService]:
-    """Proposals, oldest first; only those with ``status`` if given."""
-    query = select(ProviderService).order_by(col(ProviderService.created_at))
-    if status is not None:
-        query = query.where(ProviderService.status == status)
-    return (await db.exec(query.limit(limit))).all()
-
-
-async def of_provider(db: AsyncSession, provider_code: str) -> Sequence[ProviderService]:
-    """Every proposal of one provider, oldest first."""
-    rows = await db.exec(
-        select(ProviderService)
-        .where(ProviderService.provider_code == provider_code)
-        .order_by(col(ProviderService.created_at))
+async def listed(
+    db: AsyncSession, status: str, page: PageRequest
+) -> tuple[list[ProviderService], str | None]:
+    """One page of the proposals with ``status``, oldest first: a queue worked through in
+    the order it arrived, where proposals added while paging come at the end of the pass."""
+    query = select(ProviderService).where(ProviderService.status == status)
+    return await fetch_page(
+        db, query, page, at=ProviderService.created_at, id=ProviderService.id, oldest_first=True
     )
-    return rows.all()
+
+
+async def of_provider(
+    db: AsyncSession, provider_code: str, page: PageRequest
+) -> tuple[list[ProviderService], str | None]:
+    """One page of one provider's proposals, oldest first (as the list was before it paged)."""
+    query = select(ProviderService).where(ProviderService.provider_code == provider_code)
+    return await fetch_page(
+        db, query, page, at=ProviderService.created_at, id=ProviderService.id, oldest_first=True
+    )
 
 
 async def _operations(db: AsyncSession, adapter_id: str, version: int | None) -> set[str]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import InvalidToken, create_client, rotate_secret_of
+from backend.pagination import PageDep
 from backend.providers import proposals, service
 from backend.providers.dependencies import (
     CurrentProvider,
@@ -22,16 +23,19 @@ from backend.providers.dryrun import dry_run
 from backend.providers.health import AdapterHealth, adapter_health
 from backend.providers.models import ProviderAdapter
 from backend.providers.schemas import (
+    AdapterList,
     AdapterOut,
     ClientCreate,
     ClientCredentials,
     DiffOut,
     DryRunOut,
     DryRunRequest,
+    ProposalList,
     ProposalOut,
     ServiceProposal,
     SpecBody,
     VersionDetail,
+    VersionList,
     proposal_out,
     version_out,
 )
@@ -84,13 +88,21 @@ async def rotate_own_secret(caller: CurrentProvider, db: SessionDep) -> ClientCr
     return ClientCredentials(client_id=caller.client_id, client_secret=secret)
 
 
+async def _adapters_out(db: SessionDep, adapters: list[ProviderAdapter]) -> list[AdapterOut]:
+    versions = await service.versions(db, [a.adapter_id for a in adapters])
+    return [
+        AdapterOut(
+            adapter_id=adapter.adapter_id,
+            active_version=adapter.active_version,
+            latest_version=adapter.latest_version,
+            versions=[version_out(v) for v in versions[adapter.adapter_id]],
+        )
+        for adapter in adapters
+    ]
+
+
 async def _adapter_out(db: SessionDep, adapter: ProviderAdapter) -> AdapterOut:
-    return AdapterOut(
-        adapter_id=adapter.adapter_id,
-        active_version=adapter.active_version,
-        latest_version=adapter.latest_version,
-        versions=[version_out(v) for v in await service.versions(db, adapter.adapter_id)],
-    )
+    return (await _adapters_out(db, [adapter]))[0]
 
 
 SPEC_PROBLEMS = problem_responses(
@@ -123,17 +135,21 @@ async def register_adapter(
 
 @router.get(
     "/adapters",
-    response_model=list[AdapterOut],
+    response_model=AdapterList,
     summary="我的适配器 / My adapters",
     description=(
-        "本提供方注册的全部适配器、各自的版本及当前发布的版本。"
-        " Every adapter this provider registered, with its versions and the published one. Provider"
-        " client token required."
+        "本提供方注册的适配器、各自的版本及当前发布的版本，最新注册的在前，按游标分页。"
+        "（0.2.0 起返回 `items` 与 `next_cursor`，不再是数组。）"
+        " The adapters this provider registered, with their versions and the published one,"
+        " newest first, a page at a time (pass `next_cursor` back as `cursor`). Since 0.2.0 an"
+        " object with `items` and `next_cursor`, no longer a bare array. Provider client token"
+        " required."
     ),
     responses=problem_responses(*PROVIDER),
 )
-async def list_adapters(caller: CurrentProvider, db: SessionDep) -> list[AdapterOut]:
-    return [await _adapter_out(db, a) for a in await service.adapters_of(db, caller.provider.code)]
+async def list_adapters(caller: CurrentProvider, db: SessionDep, page: PageDep) -> AdapterList:
+    adapters, next_cursor = await service.adapter_page(db, caller.provider.code, page)
+    return AdapterList(items=await _adapters_out(db, adapters), next_cursor=next_cursor)
 
 
 @router.get(
@@ -181,6 +197,26 @@ async def add_version(
         adapter_id=adapter_id,
     )
     return await _adapter_out(db, adapter)
+
+
+@router.get(
+    "/adapters/{adapter_id}/versions",
+    response_model=VersionList,
+    summary="版本列表 / An adapter's versions",
+    description=(
+        "一个适配器的版本，最新在前，按游标分页（适配器详情里的 `versions` 列出全部）。"
+        " One adapter's versions, newest first, a page at a time (pass `next_cursor` back as"
+        " `cursor`); the adapter's own `versions` lists them all at once. Another provider's"
+        " adapter is 404 `ADAPTER_NOT_FOUND`."
+    ),
+    responses=problem_responses(*PROVIDER, service.AdapterNotFound),
+)
+async def list_versions(
+    adapter_id: str, caller: CurrentProvider, db: SessionDep, page: PageDep
+) -> VersionList:
+    await service.owned_adapter(db, caller.provider.code, adapter_id)
+    rows, next_cursor = await service.version_page(db, adapter_id, page)
+    return VersionList(items=[version_out(v) for v in rows], next_cursor=next_cursor)
 
 
 VERSION_PROBLEMS = problem_responses(*PROVIDER, service.AdapterNotFound, service.VersionNotFound)
@@ -322,14 +358,17 @@ async def propose_service(
 
 @router.get(
     "/services",
-    response_model=list[ProposalOut],
+    response_model=ProposalList,
     summary="我的事项 / My services",
     description=(
-        "本提供方申请上架的全部事项及其审批状态。"
-        " Every service this provider proposed, with its decision status. Provider client token"
-        " required."
+        "本提供方申请上架的事项及其审批状态，最早的在前，按游标分页。"
+        "（0.2.0 起返回 `items` 与 `next_cursor`，不再是数组。）"
+        " The services this provider proposed, with their decision status, oldest first, a page"
+        " at a time (pass `next_cursor` back as `cursor`). Since 0.2.0 an object with `items`"
+        " and `next_cursor`, no longer a bare array. Provider client token required."
     ),
     responses=problem_responses(*PROVIDER),
 )
-async def my_services(caller: CurrentProvider, db: SessionDep) -> list[ProposalOut]:
-    return [proposal_out(p) for p in await proposals.of_provider(db, caller.provider.code)]
+async def my_services(caller: CurrentProvider, db: SessionDep, page: PageDep) -> ProposalList:
+    rows, next_cursor = await proposals.of_provider(db, caller.provider.code, page)
+    return ProposalList(items=[proposal_out(p) for p in rows], next_cursor=next_cursor)

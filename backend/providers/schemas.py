@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.pagination import Page
 from backend.providers.models import AdapterVersion, ProviderService
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$", examples=["hf-water"])]
@@ -78,6 +79,10 @@ class ProposalOut(BaseModel):
     decided_at: datetime | None
 
 
+class ProposalList(Page[ProposalOut]):
+    pass
+
+
 class Decision(_Body):
     note: str | None = Field(default=None, max_length=500)
 
@@ -109,11 +114,22 @@ class VersionDetail(VersionOut):
     spec: dict[str, Any] = Field(description="Secrets show as '********'")
 
 
+class VersionList(Page[VersionOut]):
+    pass
+
+
 class AdapterOut(BaseModel):
     adapter_id: str
     active_version: int | None
     latest_version: int
-    versions: list[VersionOut]
+    versions: list[VersionOut] = Field(
+        description="全部版本，最早在前；版本多时请用分页的 GET …/versions。"
+        " Every version, oldest first; GET /v1/provider/adapters/{adapter_id}/versions pages them."
+    )
+
+
+class AdapterList(Page[AdapterOut]):
+    pass
 
 
 def version_out(v: AdapterVersion) -> VersionOut:

@@ -15,6 +15,7 @@ from backend.clock import utcnow
 from backend.db import publish_after_commit
 from backend.errors import AppError, NotFound
 from backend.identity import create_client
+from backend.pagination import PageRequest, fetch_page
 from backend.pii import PiiCipher
 from backend.providers import specs
 from backend.providers.models import (
@@ -126,13 +127,14 @@ async def all_providers(db: AsyncSession) -> Sequence[Provider]:
     return rows.all()
 
 
-async def adapters_of(db: AsyncSession, provider_code: str) -> Sequence[ProviderAdapter]:
-    rows = await db.exec(
-        select(ProviderAdapter)
-        .where(ProviderAdapter.provider_code == provider_code)
-        .order_by(col(ProviderAdapter.adapter_id))
+async def adapter_page(
+    db: AsyncSession, provider_code: str, page: PageRequest
+) -> tuple[list[ProviderAdapter], str | None]:
+    """One page of the provider's adapters, newest registration first."""
+    query = select(ProviderAdapter).where(ProviderAdapter.provider_code == provider_code)
+    return await fetch_page(
+        db, query, page, at=ProviderAdapter.created_at, id=ProviderAdapter.adapter_id
     )
-    return rows.all()
 
 
 async def owned_adapter(db: AsyncSession, provider: str, adapter_id: str) -> ProviderAdapter:
@@ -213,13 +215,28 @@ async def add_version(
     return adapter, version
 
 
-async def versions(db: AsyncSession, adapter_id: str) -> Sequence[AdapterVersion]:
+async def versions(db: AsyncSession, adapter_ids: Sequence[str]) -> dict[str, list[AdapterVersion]]:
+    """Every version of each adapter, oldest first, in one query (a page of adapters would
+    otherwise cost a query per adapter)."""
+    found: dict[str, list[AdapterVersion]] = {adapter_id: [] for adapter_id in adapter_ids}
     rows = await db.exec(
         select(AdapterVersion)
-        .where(AdapterVersion.adapter_id == adapter_id)
-        .order_by(col(AdapterVersion.version))
+        .where(col(AdapterVersion.adapter_id).in_(adapter_ids))
+        .order_by(col(AdapterVersion.adapter_id), col(AdapterVersion.version))
     )
-    return rows.all()
+    for row in rows.all():
+        found[row.adapter_id].append(row)
+    return found
+
+
+async def version_page(
+    db: AsyncSession, adapter_id: str, page: PageRequest
+) -> tuple[list[AdapterVersion], str | None]:
+    """One page of an adapter's versions, newest first (the cursor carries the number)."""
+    query = select(AdapterVersion).where(AdapterVersion.adapter_id == adapter_id)
+    return await fetch_page(
+        db, query, page, at=AdapterVersion.created_at, id=AdapterVersion.version
+    )
 
 
 def diff(old: AdapterVersion, new: AdapterVersion) -> str:

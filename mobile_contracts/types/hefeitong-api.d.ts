@@ -177,7 +177,7 @@ export interface paths {
         };
         /**
          * 待审事项 / Service proposals
-         * @description 平台管理员查看服务提供方申请上架的事项，默认只列待审的（`status=proposed`），最早的在前，最多200条。 For platform administrators: services proposed by providers, by default only those awaiting a decision (`status=proposed`), oldest first, at most 200.
+         * @description 平台管理员查看服务提供方申请上架的事项，默认只列待审的（`status=proposed`），最早的在前，按游标分页（0.2.0 之前最多返回200条数组，其余无法看到）。 For platform administrators: services proposed by providers, by default only those awaiting a decision (`status=proposed`), oldest first, a page at a time (pass `next_cursor` back as `cursor`). Before 0.2.0 a bare array cut off at 200.
          */
         get: operations["admin-list-proposals"];
         put?: never;
@@ -281,7 +281,7 @@ export interface paths {
         };
         /**
          * 我的办件 / My applications
-         * @description 以企业身份（`act`）调用时返回该企业的办件。 Acting for an enterprise (`act` claim), the enterprise's applications.
+         * @description 最新在前，按游标分页：把 `next_cursor` 作为 `cursor` 传入取下一页。以企业身份（`act`）调用时返回该企业的办件。 Newest first, a page at a time: pass `next_cursor` back as `cursor` for the next page. Acting for an enterprise (`act` claim), the enterprise's applications.
          */
         get: operations["applications-list-applications"];
         put?: never;
@@ -725,7 +725,7 @@ export interface paths {
         };
         /**
          * 我的企业 / My enterprises
-         * @description 当前用户关联的企业及其身份（法定代表人或经办人）。 The enterprises linked to the citizen, each with the citizen's role (legal representative or agent). Citizen token required.
+         * @description 当前用户关联的企业及其身份（法定代表人或经办人），最近关联的在前，按游标分页。 The enterprises linked to the citizen, each with the citizen's role (legal representative or agent), most recently linked first, a page at a time (pass `next_cursor` back as `cursor`). Citizen token required.
          */
         get: operations["me-list-enterprises"];
         put?: never;
@@ -809,7 +809,7 @@ export interface paths {
         };
         /**
          * 消息中心 / Messages
-         * @description 办件状态变化的站内消息，最新在前，并返回未读数；`unread_only=true` 只列未读。 Messages about the citizen's applications, newest first, with the unread count; `unread_only=true` lists only unread ones. Citizen token required.
+         * @description 办件状态变化的站内消息，最新在前，按游标分页（把 `next_cursor` 作为 `cursor` 传入取下一页），并返回全部未读数；`unread_only=true` 只列未读。 Messages about the citizen's applications, newest first, a page at a time (pass `next_cursor` back as `cursor`), with the unread count of all of them; `unread_only=true` lists only unread ones. Citizen token required.
          */
         get: operations["me-messages"];
         put?: never;
@@ -909,7 +909,7 @@ export interface paths {
         };
         /**
          * 登录设备 / Signed-in devices
-         * @description 本账号当前有效的登录会话（设备），`current` 标出本次请求所用的会话。 The account's live sessions (devices); `current` marks the one this request came from. Citizen token required.
+         * @description 本账号当前有效的登录会话（设备），最近登录的在前，按游标分页；`current` 标出本次请求所用的会话。 The account's live sessions (devices), most recently signed in first, a page at a time (pass `next_cursor` back as `cursor`); `current` marks the one this request came from. Citizen token required.
          */
         get: operations["me-sessions"];
         put?: never;
@@ -949,7 +949,7 @@ export interface paths {
         };
         /**
          * 我的适配器 / My adapters
-         * @description 本提供方注册的全部适配器、各自的版本及当前发布的版本。 Every adapter this provider registered, with its versions and the published one. Provider client token required.
+         * @description 本提供方注册的适配器、各自的版本及当前发布的版本，最新注册的在前，按游标分页。（0.2.0 起返回 `items` 与 `next_cursor`，不再是数组。） The adapters this provider registered, with their versions and the published one, newest first, a page at a time (pass `next_cursor` back as `cursor`). Since 0.2.0 an object with `items` and `next_cursor`, no longer a bare array. Provider client token required.
          */
         get: operations["provider-list-adapters"];
         put?: never;
@@ -1031,7 +1031,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * 版本列表 / An adapter's versions
+         * @description 一个适配器的版本，最新在前，按游标分页（适配器详情里的 `versions` 列出全部）。 One adapter's versions, newest first, a page at a time (pass `next_cursor` back as `cursor`); the adapter's own `versions` lists them all at once. Another provider's adapter is 404 `ADAPTER_NOT_FOUND`.
+         */
+        get: operations["provider-list-versions"];
         put?: never;
         /**
          * 新版本 / Add a version
@@ -1213,7 +1217,7 @@ export interface paths {
         };
         /**
          * 回调接收记录 / The callbacks taken in from this department
-         * @description 最近50条，最新在前。 The latest 50, newest first.
+         * @description 最新在前，按游标分页（把 `next_cursor` 作为 `cursor` 传入取下一页）。 Newest first, a page at a time: pass `next_cursor` back as `cursor` for the next page.
          */
         get: operations["provider-list-callback-receipts"];
         put?: never;
@@ -1273,7 +1277,7 @@ export interface paths {
         };
         /**
          * 差评整改事项 / Rectifications from poor ratings
-         * @description 本部门因1–2星差评产生的整改事项，可按状态筛选；`overdue` 标出超过15个工作日仍未整改的。 The rectifications opened for this department by 1–2 star ratings, filterable by status; `overdue` marks open ones past their 15-working-day deadline.
+         * @description 本部门因1–2星差评产生的整改事项，可按状态筛选，最新在前，按游标分页；`overdue` 标出超过15个工作日仍未整改的。（0.2.0 起返回 `items` 与 `next_cursor`，不再是数组。） The rectifications opened for this department by 1–2 star ratings, filterable by status, newest first, a page at a time (pass `next_cursor` back as `cursor`); `overdue` marks open ones past their 15-working-day deadline. Since 0.2.0 an object with `items` and `next_cursor`, no longer a bare array.
          */
         get: operations["provider-list-rectifications"];
         put?: never;
@@ -1313,7 +1317,7 @@ export interface paths {
         };
         /**
          * 我的事项 / My services
-         * @description 本提供方申请上架的全部事项及其审批状态。 Every service this provider proposed, with its decision status. Provider client token required.
+         * @description 本提供方申请上架的事项及其审批状态，最早的在前，按游标分页。（0.2.0 起返回 `items` 与 `next_cursor`，不再是数组。） The services this provider proposed, with their decision status, oldest first, a page at a time (pass `next_cursor` back as `cursor`). Since 0.2.0 an object with `items` and `next_cursor`, no longer a bare array. Provider client token required.
          */
         get: operations["provider-my-services"];
         put?: never;
@@ -1501,6 +1505,16 @@ export interface components {
              */
             percentile_relative_error: number;
         };
+        /** AdapterList */
+        AdapterList: {
+            /** Items */
+            items: components["schemas"]["AdapterOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
+        };
         /** AdapterOut */
         AdapterOut: {
             /** Active Version */
@@ -1509,7 +1523,10 @@ export interface components {
             adapter_id: string;
             /** Latest Version */
             latest_version: number;
-            /** Versions */
+            /**
+             * Versions
+             * @description 全部版本，最早在前；版本多时请用分页的 GET …/versions。 Every version, oldest first; GET /v1/provider/adapters/{adapter_id}/versions pages them.
+             */
             versions: components["schemas"]["VersionOut"][];
         };
         /** AgentRequest */
@@ -1573,6 +1590,11 @@ export interface components {
         ApplicationList: {
             /** Items */
             items: components["schemas"]["ApplicationSummary"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
         };
         /**
          * ApplicationOut
@@ -1864,6 +1886,11 @@ export interface components {
         CallbackReceiptList: {
             /** Items */
             items: components["schemas"]["CallbackReceiptOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
         };
         /** CallbackReceiptOut */
         CallbackReceiptOut: {
@@ -2092,6 +2119,11 @@ export interface components {
         EnterpriseList: {
             /** Items */
             items: components["schemas"]["EnterpriseOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
         };
         /** EnterpriseOut */
         EnterpriseOut: {
@@ -2416,13 +2448,22 @@ export interface components {
          *           "title": "申请已受理"
          *         }
          *       ],
+         *       "next_cursor": null,
          *       "unread": 1
          *     }
          */
         MessageList: {
             /** Items */
             items: components["schemas"]["MessageOut"][];
-            /** Unread */
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
+            /**
+             * Unread
+             * @description 全部消息中的未读数（不只本页）。 Unread messages of all, not only this page's.
+             */
             unread: number;
         };
         /**
@@ -2765,6 +2806,16 @@ export interface components {
             /** Type */
             type: string;
         };
+        /** ProposalList */
+        ProposalList: {
+            /** Items */
+            items: components["schemas"]["ProposalOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
+        };
         /** ProposalOut */
         ProposalOut: {
             /** Adapter Id */
@@ -2911,6 +2962,16 @@ export interface components {
              * @example 张三
              */
             name: string;
+        };
+        /** RectificationList */
+        RectificationList: {
+            /** Items */
+            items: components["schemas"]["RectificationOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
         };
         /** RectificationOut */
         RectificationOut: {
@@ -3328,6 +3389,11 @@ export interface components {
         SessionList: {
             /** Items */
             items: components["schemas"]["SessionOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
         };
         /** SessionOut */
         SessionOut: {
@@ -3623,6 +3689,16 @@ export interface components {
             };
             /** Version */
             version: number;
+        };
+        /** VersionList */
+        VersionList: {
+            /** Items */
+            items: components["schemas"]["VersionOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
         };
         /** VersionOut */
         VersionOut: {
@@ -4058,7 +4134,16 @@ export interface operations {
     "admin-list-proposals": {
         parameters: {
             query?: {
-                status?: ("proposed" | "approved" | "rejected") | null;
+                status?: "proposed" | "approved" | "rejected";
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
             };
             header?: never;
             path?: never;
@@ -4072,7 +4157,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProposalOut"][];
+                    "application/json": components["schemas"]["ProposalList"];
                 };
             };
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
@@ -4420,7 +4505,15 @@ export interface operations {
         parameters: {
             query?: {
                 status?: components["schemas"]["Status"] | null;
-                limit?: number;
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
             };
             header?: never;
             path?: never;
@@ -5664,7 +5757,17 @@ export interface operations {
     };
     "me-list-enterprises": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5915,7 +6018,15 @@ export interface operations {
         parameters: {
             query?: {
                 unread_only?: boolean;
-                limit?: number;
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 50）。 Items per page (1–100, default 50). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
             };
             header?: never;
             path?: never;
@@ -6152,7 +6263,17 @@ export interface operations {
     };
     "me-sessions": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6241,7 +6362,17 @@ export interface operations {
     };
     "provider-list-adapters": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6254,7 +6385,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdapterOut"][];
+                    "application/json": components["schemas"]["AdapterList"];
                 };
             };
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
@@ -6500,6 +6631,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AdapterHealth"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `PROVIDER_REQUIRED`: A provider's client is required / 需要服务提供方凭证 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "provider-list-versions": {
+        parameters: {
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionList"];
                 };
             };
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
@@ -7174,7 +7375,17 @@ export interface operations {
     };
     "provider-list-callback-receipts": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 50）。 Items per page (1–100, default 50). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7318,6 +7529,15 @@ export interface operations {
         parameters: {
             query?: {
                 status?: ("open" | "resolved") | null;
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
             };
             header?: never;
             path?: never;
@@ -7331,7 +7551,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RectificationOut"][];
+                    "application/json": components["schemas"]["RectificationList"];
                 };
             };
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
@@ -7422,7 +7642,17 @@ export interface operations {
     };
     "provider-my-services": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7435,7 +7665,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProposalOut"][];
+                    "application/json": components["schemas"]["ProposalList"];
                 };
             };
             /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */

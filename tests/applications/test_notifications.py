@@ -46,7 +46,7 @@ async def test_changes_become_messages_once_even_after_a_crash(
     )
     # Committed, but no worker has run yet (as if it died right after the commits).
     before = (await client.get("/v1/me/messages", headers=bearer(citizen))).json()
-    assert before == {"items": [], "unread": 0}
+    assert before == {"items": [], "next_cursor": None, "unread": 0}
 
     identity, sessions = state_of(app).identity, state_of(app).sessions
     # (The PostgreSQL database is shared by the session's tests: drain everything pending.)

@@ -14,6 +14,7 @@ from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import as_department, department_token, submit
 from tests.applications.test_clock import at_ten
 from tests.identity.helpers import bearer, sign_in_real_name
+from tests.paging import every_item
 
 SERVICE, DEPARTMENT = "skills-upgrade-subsidy", "hf-hrss"
 
@@ -76,8 +77,10 @@ async def test_a_poor_rating_opens_a_rectification_for_the_department(
 
     async def open_item(day: date) -> dict[str, Any]:
         with travel_to(at_ten(day)):
-            items = await client.get("/v1/provider/rectifications?status=open", headers=dept)
-        mine = [i for i in items.json() if i["application_id"] == app_id]
+            items = await every_item(
+                client, "/v1/provider/rectifications", dept, status="open", page_size=100
+            )
+        mine = [i for i in items if i["application_id"] == app_id]
         assert len(mine) == 1
         return dict(mine[0])
 
@@ -91,9 +94,8 @@ async def test_a_poor_rating_opens_a_rectification_for_the_department(
     assert (await open_item(date(2026, 10, 23)))["overdue"] is True
 
     other = as_department(await department_token(app, client, "hf-health"))
-    assert item["id"] not in [i["id"] for i in (
-        await client.get("/v1/provider/rectifications", headers=other)
-    ).json()]  # fmt: skip
+    theirs = await every_item(client, "/v1/provider/rectifications", other, page_size=100)
+    assert item["id"] not in [i["id"] for i in theirs]
     foreign = await client.post(
         f"/v1/provider/rectifications/{item['id']}/resolve",
         json={"resolution": "x"},
@@ -127,5 +129,5 @@ async def test_a_good_rating_opens_nothing(
         f"/v1/applications/{app_id}/rating", json={"score": 4}, headers=bearer(citizen)
     )
     assert rated.status_code == 201
-    items = (await client.get("/v1/provider/rectifications", headers=dept)).json()
+    items = await every_item(client, "/v1/provider/rectifications", dept, page_size=100)
     assert app_id not in [i["application_id"] for i in items]

@@ -220,7 +220,7 @@ def seed_applications(schema: BaseSchema, callers: Callers) -> dict[str, list[st
     path = "/v1/applications/{application_id}/rating"
     _call(schema, "POST", path, citizen, {"score": 1, "comment": "等太久"}, application_id=ids[2])
     rectifications = _call(schema, "GET", "/v1/provider/rectifications", department)
-    return {"application_id": ids, "rectification_id": [r["id"] for r in rectifications]}
+    return {"application_id": ids, "rectification_id": [r["id"] for r in rectifications["items"]]}
 
 
 def with_known_ids(ids: dict[str, list[str]]) -> schemathesis.Config:

@@ -65,7 +65,7 @@ async def test_specs_pointing_inward_are_refused_and_nothing_is_stored(
         body = refused.json()
         assert body["code"] == "ADAPTER_SPEC_INVALID"
         assert [e["path"] for e in body["errors"]] == ["/base_url"], (url, body["errors"])
-    assert (await client.get("/v1/provider/adapters", headers=provider)).json() == []
+    assert (await client.get("/v1/provider/adapters", headers=provider)).json()["items"] == []
 
 
 async def test_a_host_outside_the_providers_list_is_refused(
