@@ -30,13 +30,16 @@ The rules (their names appear in the report):
     A query, header, path or cookie parameter that was optional, or absent, is required.
 ``enum-value-removed``
     An ``enum`` (or ``const``) lost a value, in a request or in a response.
+``response-type-changed``
+    A response body, or a field of one, names another JSON ``type`` than before (a list
+    that became a page object, a number that became a string).
 
 Not breaks: anything added that a client may ignore (paths, operations, optional fields
 and parameters, enum values, error statuses), removed optional parameters and request
 fields (the server ignores what it no longer reads), summaries, descriptions, examples.
-Deliberately out of scope for now: type and format changes, tightened constraints (length,
-pattern, range), a response field made optional or nullable, a ``oneOf`` variant removed
-from a request, response headers, security requirements.
+Deliberately out of scope for now: request type changes, format changes, tightened
+constraints (length, pattern, range), a response field made optional or nullable, a
+``oneOf`` variant removed from a request, response headers, security requirements.
 
 A current document whose ``info.version`` is higher than the released one passes whatever
 its breaks: that is a deliberate break, announced by the version (see openapi/README.md).
@@ -319,6 +322,9 @@ class _Comparer:
                 message = f"{place.direction} enum lost {', '.join(lost)}"
                 self.report("enum-value-removed", old.enum[1], message, place.seen_at)
         if place.direction == "response":
+            if old.type and new.type and old.type[0] != new.type[0]:
+                message = f"response is now {new.type[0]}, was {old.type[0]}"
+                self.report("response-type-changed", old.type[1], message, place.seen_at)
             for name, (_, pointer) in old.properties.items():
                 if name not in new.properties:
                     message = f"response field `{name}` was removed (a rename is a removal)"

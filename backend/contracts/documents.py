@@ -80,6 +80,7 @@ class SchemaView:
     enum: tuple[list[Any], str] | None = None
     items: tuple[Any, str] | None = None
     additional: tuple[Any, str] | None = None
+    type: tuple[str, str] | None = None  # the JSON type named, and where
 
 
 def schema_view(
@@ -95,6 +96,8 @@ def schema_view(
         view.enum = (schema["enum"], child(pointer, "enum"))
     elif view.enum is None and "const" in schema:
         view.enum = ([schema["const"]], child(pointer, "const"))
+    if view.type is None and isinstance(schema.get("type"), str):
+        view.type = (schema["type"], child(pointer, "type"))
     if view.items is None and isinstance(schema.get("items"), Mapping):
         view.items = (schema["items"], child(pointer, "items"))
     if view.additional is None and isinstance(schema.get("additionalProperties"), Mapping):

@@ -135,3 +135,22 @@ def test_renaming_a_field_of_the_real_document_is_caught() -> None:
     assert "GET /v1/applications/{application_id} → 200 application/json $.number" in (
         found.seen_at
     )
+
+
+def test_the_provider_lists_that_became_pages_are_named_as_breaks() -> None:
+    # API 0.2.0 turned four provider and admin lists from arrays into cursor pages: allowed
+    # by the version bump, and named by the check (which once could not see a type change).
+    report = compare_documents(load_document(RELEASED), load_document(COMMITTED))
+    changed = {
+        where.split(" → ")[0]
+        for b in report.breaks
+        if b.rule == "response-type-changed"
+        for where in b.seen_at
+    }
+    assert {
+        "GET /v1/provider/rectifications",
+        "GET /v1/provider/adapters",
+        "GET /v1/provider/services",
+        "GET /v1/admin/provider-services",
+    } <= changed
+    assert report.version_bumped and report.passed

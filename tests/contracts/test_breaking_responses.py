@@ -139,3 +139,27 @@ def test_renamed_path_parameter_and_added_operation_are_not_breaks() -> None:
     item["patch"] = {"responses": {"200": json_body(ref("ApplicationOut"))}}
     current["paths"]["/v1/applications/{id}"] = item
     assert breaks(current) == []
+
+
+def test_a_response_of_another_type_is_a_break() -> None:
+    current = api()
+    # The list that became a page object, and a number that became a string inside it.
+    schemas(current)["ApplicationList"] = {"type": "array", "items": ref("ApplicationOut")}
+    schemas(current)["ApplicationOut"]["properties"]["trips"] = {"type": "string"}
+    released = api()
+    schemas(released)["ApplicationOut"]["properties"]["trips"] = {"type": "integer"}
+
+    found = {b.pointer: b for b in breaks(current, released)}
+    assert found[S + "ApplicationList/type"].rule == "response-type-changed"
+    assert "now array, was object" in found[S + "ApplicationList/type"].message
+    assert found[S + "ApplicationOut/properties/trips/type"].seen_at[0] == (
+        "POST /v1/applications → 201 application/json $.trips"
+    )
+
+
+def test_the_same_type_spelt_through_a_ref_or_allof_is_not_a_break() -> None:
+    current = api()
+    schemas(current)["ApplicationList"] = {
+        "allOf": [{"type": "object"}, schemas(current)["ApplicationList"]]
+    }
+    assert breaks(current) == []
