@@ -16,12 +16,17 @@ on a private address, an admin port on loopback. The guard works in two places:
 Decisions:
 
 * ``allowed_hosts`` holds host names or IP literals, no ports: any port of an allowed
-  host may be called. Entries are matched exactly and case-insensitively, after the
-  same normalisation URL hosts get (trailing dot dropped, IDN to punycode, IPv6
+  (public) host may be called. Entries are matched exactly and case-insensitively, after
+  the same normalisation URL hosts get (trailing dot dropped, IDN to punycode, IPv6
   compressed). An entry with a port or scheme is refused when the policy is built.
-* ``internal_allowed`` is a waiver, not a grant: a host must still be in
-  ``allowed_hosts``; being in ``internal_allowed`` only lifts the internal-address
-  refusal for that host as written in the URL (a name, or an IP literal).
+* ``internal_allowed`` is a waiver, not a grant, and it is for one port: entries are
+  ``host:port`` (``10.2.3.4:8443``, ``[fd00::1]:80``, ``dept.gov.internal:443``) and the
+  host must still be in ``allowed_hosts``. An entry lifts the internal-address refusal
+  only for that host as written in the URL (a name, or an IP literal) *and* that port
+  (the scheme's default when the URL has none). A bare host is refused: an internal
+  host usually runs more than the department's system (an SMS gateway's admin inbox,
+  a database, a metrics page on the next port), and a waiver for every port let a
+  provider's spec read them.
 * Non-standard IPv4 spellings (``2130706433``, ``0x7f000001``, ``0177.0.0.1``,
   ``127.1``) are refused outright, whatever they point at and whatever the policy
   says: parsers disagree about them (aiohttp itself refuses them at connect), so
@@ -56,8 +61,11 @@ __all__ = [
     "HostPolicy",
     "check_url",
     "check_url_resolving",
+    "endpoint_problem",
+    "host_problem",
     "internal_reason",
     "normalise_host",
+    "split_endpoint",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -182,6 +190,65 @@ def internal_reason(address: str | IPAddress) -> str | None:
     return None
 
 
+def _endpoint(host: str, port: int) -> str:
+    """``host:port`` as internal exemptions are kept: the host normalised, IPv6 in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def host_problem(entry: str) -> str | None:
+    """Why ``entry`` is not a plain host for ``allowed_hosts``, or ``None``."""
+    host, problem = _parse_host(entry)
+    if host is None:
+        return f"{problem} (entries are hosts without port or scheme)"
+    return None
+
+
+def _parse_endpoint(entry: str) -> tuple[str | None, str | None]:
+    """The normalised ``host:port`` of an internal exemption, or why it is not one."""
+    text = entry.strip()
+    port: str | None
+    if text.startswith("["):
+        host, close, rest = text[1:].partition("]")
+        if not close or (rest and not rest.startswith(":")):
+            return None, f"{entry!r} is not host:port"
+        port = rest[1:] if rest else None
+    elif text.count(":") > 1:  # an IPv6 address without brackets: no port can follow
+        host, port = text, None
+    else:
+        host, sep, port_text = text.partition(":")
+        port = port_text if sep else None
+    parsed, problem = _parse_host(host)
+    if parsed is None:
+        return None, f"{problem} (entries are host:port, without scheme)"
+    if port is None:
+        return None, (
+            f"{entry!r} has no port: an internal host is exempted on one port only, "
+            f"written host:port (e.g. {_endpoint(parsed.name, 8080)!r})"
+        )
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None, f"{entry!r}: the port must be a number from 1 to 65535"
+    return _endpoint(parsed.name, int(port)), None
+
+
+def endpoint_problem(entry: str) -> str | None:
+    """Why ``entry`` is not a ``host:port`` for ``internal_allowed``, or ``None``."""
+    return _parse_endpoint(entry)[1]
+
+
+def split_endpoint(entry: str) -> tuple[str, int]:
+    """The normalised host and the port of a ``host:port`` entry; ``ValueError`` (saying
+    why) for anything else, a bare host included."""
+    endpoint, problem = _parse_endpoint(entry)
+    if endpoint is None:
+        raise ValueError(problem)
+    host, port = endpoint.rsplit(":", 1)
+    return (host[1:-1] if host.startswith("[") else host), int(port)
+
+
+def _host_of_endpoint(endpoint: str) -> str:
+    return split_endpoint(endpoint)[0]
+
+
 def _normalise_entries(entries: Iterable[str], name: str) -> frozenset[str]:
     normalised = set()
     for entry in entries:
@@ -192,14 +259,30 @@ def _normalise_entries(entries: Iterable[str], name: str) -> frozenset[str]:
     return frozenset(normalised)
 
 
+def _normalise_endpoints(entries: Iterable[str], allowed: frozenset[str]) -> frozenset[str]:
+    normalised = set()
+    for entry in entries:
+        endpoint, problem = _parse_endpoint(entry)
+        if endpoint is None:
+            raise ValueError(f"internal_allowed: {problem}")
+        if _host_of_endpoint(endpoint) not in allowed:
+            raise ValueError(
+                f"internal_allowed: {entry!r}: its host must be one of the allowed hosts too"
+            )
+        normalised.add(endpoint)
+    return frozenset(normalised)
+
+
 @dataclass(frozen=True)
 class HostPolicy:
     """Which hosts one provider's adapter may call.
 
-    ``allowed_hosts``: host names or IP literals, any port. ``internal_allowed``: hosts
-    (as written in the URL) an administrator allowed to be or resolve to internal
-    addresses; they must be in ``allowed_hosts`` as well. Entries are normalised on
-    construction; an entry that is not a plain host raises ``ValueError``.
+    ``allowed_hosts``: host names or IP literals, any port. ``internal_allowed``:
+    ``host:port`` pairs (the host as written in the URL) an administrator allowed to be
+    or resolve to internal addresses, on that port only; their hosts must be in
+    ``allowed_hosts`` as well. Entries are normalised on construction; an entry that is
+    not a plain host (``allowed_hosts``) or a ``host:port`` of an allowed host
+    (``internal_allowed``) raises ``ValueError``.
     """
 
     allowed_hosts: frozenset[str]
@@ -208,37 +291,73 @@ class HostPolicy:
     def __post_init__(self) -> None:
         # Frozen: normalise in place once, so lookups compare like with like.
         allowed = _normalise_entries(self.allowed_hosts, "allowed_hosts")
-        internal = _normalise_entries(self.internal_allowed, "internal_allowed")
+        internal = _normalise_endpoints(self.internal_allowed, allowed)
         object.__setattr__(self, "allowed_hosts", allowed)
         object.__setattr__(self, "internal_allowed", internal)
 
-    def refusal(self, host: str) -> str | None:
-        """Why a call to ``host`` (as written in a URL) is refused before any lookup:
-        a bad or non-standard host, one not allowed, an internal IP literal."""
+    def refusal(self, host: str, port: int) -> str | None:
+        """Why a call to ``host`` (as written in a URL) on ``port`` is refused before any
+        lookup: a bad or non-standard host, one not allowed, an internal IP literal on a
+        port no exemption names."""
         parsed, problem = _parse_host(host)
         if parsed is None:
             return problem
-        problems = self._host_problems(parsed)
+        problems = self._host_problems(parsed, port)
         return problems[0] if problems else None
 
-    def _host_problems(self, host: _Host) -> list[str]:
+    def exempts(self, host: str, port: int) -> bool:
+        """Whether ``host:port`` is one of the internal exemptions."""
+        parsed, _ = _parse_host(host)
+        return parsed is not None and _endpoint(parsed.name, port) in self.internal_allowed
+
+    def exempts_url(self, url: str) -> bool:
+        """Whether a call to ``url`` goes to an internal exemption (its host and port)."""
+        try:
+            parsed = URL(url)
+        except ValueError:
+            return False
+        if not parsed.raw_host or parsed.port is None:
+            return False
+        return self.exempts(parsed.raw_host, parsed.port)
+
+    def _host_problems(self, host: _Host, port: int | None) -> list[str]:
         problems = []
         if host.name not in self.allowed_hosts:
             problems.append(f"host {host.name} is not one of the provider's allowed hosts")
-        if host.address is not None and host.name not in self.internal_allowed:
+        if host.address is not None and not self._exempt(host.name, port):
             reason = internal_reason(host.address)
             if reason is not None:
-                problems.append(f"host {host.name} is an internal address ({reason})")
+                problems.append(
+                    f"host {host.name} is an internal address ({reason})"
+                    + self._port_hint(host.name, port)
+                )
         return problems
 
-    def address_refusal(self, host: str, address: str) -> str | None:
-        """Why connecting to ``address``, which ``host`` resolved to, is refused."""
-        if normalise_host(host) in self.internal_allowed:
+    def _exempt(self, host: str, port: int | None) -> bool:
+        return port is not None and _endpoint(host, port) in self.internal_allowed
+
+    def _port_hint(self, host: str, port: int | None) -> str:
+        ports = sorted(
+            int(e.rsplit(":", 1)[1]) for e in self.internal_allowed if _host_of_endpoint(e) == host
+        )
+        if not ports or port is None:
+            return ""
+        allowed = ", ".join(str(p) for p in ports)
+        return f"; it is exempted on port {allowed} only, not {port}"
+
+    def address_refusal(self, host: str, port: int, address: str) -> str | None:
+        """Why connecting to ``address`` on ``port``, which ``host`` resolved to, is
+        refused."""
+        name = normalise_host(host)
+        if self._exempt(name, port):
             return None
         reason = internal_reason(address)
         if reason is None:
             return None
-        return f"host {host} resolves to {address}, an internal address ({reason})"
+        return (
+            f"host {host} resolves to {address}, an internal address ({reason})"
+            + self._port_hint(name, port)
+        )
 
 
 def check_url(url: str, policy: HostPolicy) -> list[str]:
@@ -264,12 +383,15 @@ def check_url(url: str, policy: HostPolicy) -> list[str]:
     if not parsed.raw_host:
         problems.append("URL has no host")
         return problems
+    port = parsed.port  # the scheme's default when the URL has none
+    if parsed.scheme in _SCHEMES and (port is None or not 1 <= port <= 65535):
+        problems.append("URL port must be a number from 1 to 65535")
     host, problem = _parse_host(parsed.raw_host)
     if host is None:
         assert problem is not None
         problems.append(problem)
     else:
-        problems.extend(policy._host_problems(host))
+        problems.extend(policy._host_problems(host, port))
     return problems
 
 
@@ -298,16 +420,19 @@ async def check_url_resolving(url: str, policy: HostPolicy, *, timeout: float = 
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         return [f"host {host.name} does not resolve"]
+    port = parsed.port
+    assert port is not None  # check_url refused a URL without one
     return [
         refusal
         for address in addresses
-        if (refusal := policy.address_refusal(host.name, address)) is not None
+        if (refusal := policy.address_refusal(host.name, port, address)) is not None
     ]
 
 
 class GuardedResolver(AbstractResolver):
     """Resolves only allowed hosts, and refuses a name whose addresses are internal
-    (unless the host is in ``internal_allowed``), on every lookup the connector makes.
+    (unless the host and the port asked for are in ``internal_allowed``), on every
+    lookup the connector makes.
 
     Wraps ``aiohttp.ThreadedResolver`` by default: the system resolver, the same one
     :func:`check_url_resolving` asks, and nothing to release on close.
@@ -320,12 +445,13 @@ class GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        refusal = self._policy.refusal(host)
+        # aiohttp asks with the URL's port (the scheme's default when none is written).
+        refusal = self._policy.refusal(host, port)
         if refusal is not None:
             raise DestinationRefused(refusal)
         results = await self._inner.resolve(host, port, family)
         for result in results:
-            refusal = self._policy.address_refusal(host, result["host"])
+            refusal = self._policy.address_refusal(host, port, result["host"])
             if refusal is not None:
                 raise DestinationRefused(refusal)
         return results
@@ -347,7 +473,8 @@ class HostGuardMiddleware:
     async def __call__(
         self, request: aiohttp.ClientRequest, handler: ClientHandlerType
     ) -> aiohttp.ClientResponse:
-        refusal = self._policy.refusal(request.url.raw_host or "")
+        url = request.url
+        refusal = self._policy.refusal(url.raw_host or "", url.port or 0)
         if refusal is not None:
             # A connector error, as if the host were unreachable: not retried by aiohttp,
             # and reported by the transport as a "connect" failure.
