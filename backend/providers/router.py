@@ -273,10 +273,12 @@ async def diff_versions(
     summary="试调用 / Dry-run one operation against the real endpoint",
     description=(
         "用某个版本（不必已发布）对部门真实接口试调用一个操作，返回每一步的请求、"
-        "响应和映射结果（凭据已掩码），不影响线上。"
+        "响应和映射结果（凭据已掩码），不影响线上。应答内容有长度上限；内网主机的应答只显示映射读取的值。"
         " Calls one operation of a version, published or not, against the department's real"
         " endpoint and returns every step: the request sent, the response, decoding and mapping"
-        " (credentials masked). Citizens are not affected."
+        " (credentials masked). Citizens are not affected. What a step shows of a reply is"
+        " bounded (a raw body or document 4 KB, a mapped value 16 KB), and a reply from an"
+        " internal host (`internal_hosts`) shows only its status and what the mapping reads."
     ),
     responses=VERSION_PROBLEMS,
 )
@@ -292,7 +294,9 @@ async def dry_run_version(
     row = await service.version_of(db, adapter_id, version)
     spec = compile_spec(service.full_document(state.pii, row))
     transport = state.adapter_sync.transport_for(caller.provider)
-    return DryRunOut.model_validate(await dry_run(spec, transport, body.operation, body.params))
+    policy = service.policy_of(caller.provider)
+    outcome = await dry_run(spec, transport, body.operation, body.params, policy=policy)
+    return DryRunOut.model_validate(outcome)
 
 
 @router.post(
