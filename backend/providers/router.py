@@ -11,6 +11,7 @@ from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import InvalidToken, create_client, rotate_secret_of
 from backend.pagination import PageDep
+from backend.params import PositiveInt32
 from backend.providers import proposals, service
 from backend.providers.dependencies import (
     CurrentProvider,
@@ -234,7 +235,7 @@ VERSION_PROBLEMS = problem_responses(*PROVIDER, service.AdapterNotFound, service
     responses=VERSION_PROBLEMS,
 )
 async def get_version(
-    adapter_id: str, version: int, caller: CurrentProvider, db: SessionDep
+    adapter_id: str, version: PositiveInt32, caller: CurrentProvider, db: SessionDep
 ) -> VersionDetail:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     row = await service.version_of(db, adapter_id, version)
@@ -256,8 +257,8 @@ async def diff_versions(
     adapter_id: str,
     caller: CurrentProvider,
     db: SessionDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[PositiveInt32, Query(alias="from")],
+    to_version: Annotated[PositiveInt32, Query(alias="to")],
 ) -> DiffOut:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     old = await service.version_of(db, adapter_id, from_version)
@@ -284,7 +285,7 @@ async def diff_versions(
 )
 async def dry_run_version(
     adapter_id: str,
-    version: int,
+    version: PositiveInt32,
     body: DryRunRequest,
     caller: CurrentProvider,
     state: ProvidersStateDep,
@@ -314,7 +315,7 @@ async def dry_run_version(
     ),
 )
 async def publish(
-    adapter_id: str, version: int, caller: CurrentProviderAdmin, db: SessionDep
+    adapter_id: str, version: PositiveInt32, caller: CurrentProviderAdmin, db: SessionDep
 ) -> AdapterOut:
     adapter = await service.owned_adapter(db, caller.provider.code, adapter_id)
     await service.publish(db, adapter, await service.version_of(db, adapter_id, version))

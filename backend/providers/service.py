@@ -209,6 +209,7 @@ async def add_version(
     on any problem nothing is stored."""
     if not isinstance(document, dict):
         raise specs.refuse([specs.Problem("/", "type", "the spec must be a JSON object")])
+    specs.check_depth(document)  # before anything below copies or walks it
     redacted, found = specs.split_secrets(document)
     spec_id = document.get("id")
     if adapter_id is not None and spec_id != adapter_id:
