@@ -42,8 +42,6 @@ Decisions:
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,6 +51,19 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_middlewares import ClientHandlerType
 from yarl import URL
+
+from integrations.hosts import (
+    Host,
+    endpoint,
+    endpoint_problem,
+    host_of_endpoint,
+    host_problem,
+    internal_reason,
+    normalise_host,
+    parse_endpoint,
+    parse_host,
+    split_endpoint,
+)
 
 __all__ = [
     "DestinationRefused",
@@ -68,19 +79,7 @@ __all__ = [
     "split_endpoint",
 ]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
 _SCHEMES = frozenset({"http", "https"})
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
-# The WHATWG URL standard treats a host whose last label is a number as an IPv4
-# address; so do browsers and curl. Such a host is never looked up as a name here.
-_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
-_INET_ATON_CHARS = re.compile(r"[0-9a-fx.]+")
-_SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598 (CGNAT)
-_UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 class DestinationRefused(OSError):
@@ -88,171 +87,10 @@ class DestinationRefused(OSError):
     as a connection error (``ClientConnectorError``), like an unreachable host."""
 
 
-def normalise_host(host: str) -> str:
-    """The comparable form of a host: lower case, no brackets, no trailing dot, IDN as
-    punycode, IPv6 compressed. Raises ``ValueError`` for something that is not a host."""
-    text = host.strip().lower()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    if ":" in text:
-        # yarl keeps a zone id percent-encoded ("fe80::1%25eth0").
-        return str(ipaddress.IPv6Address(text.replace("%25", "%")))
-    if text.endswith(".") and not text.endswith(".."):
-        text = text[:-1]
-    if not text.isascii():
-        text = URL.build(scheme="http", host=text).raw_host or ""
-    if not _HOST_NAME.fullmatch(text):
-        raise ValueError(f"{host!r} is not a valid host name")
-    return text
-
-
-@dataclass(frozen=True)
-class _Host:
-    name: str  # normalised
-    address: IPAddress | None  # set when the host is an IP literal in canonical form
-
-
-def _parse_host(host: str) -> tuple[_Host | None, str | None]:
-    """The host, or a problem: a malformed host or a non-standard IPv4 spelling."""
-    try:
-        name = normalise_host(host)
-    except ValueError:
-        return None, f"host {host!r} is not a valid host name or IP address"
-    if ":" in name:
-        return _Host(name, ipaddress.IPv6Address(name)), None
-    if not _NUMERIC_LABEL.fullmatch(name.rsplit(".", 1)[-1]):
-        return _Host(name, None), None
-    try:
-        return _Host(name, ipaddress.IPv4Address(name)), None
-    except ValueError:
-        pass
-    # inet_aton accepts anything after a space, hence the character check first.
-    try:
-        if not _INET_ATON_CHARS.fullmatch(name):
-            raise OSError
-        meant = ipaddress.IPv4Address(socket.inet_aton(name))
-    except OSError:
-        return None, f"host {name!r} looks numeric but is not an IPv4 address"
-    reason = internal_reason(meant)
-    what = f"{meant} (internal: {reason})" if reason else str(meant)
-    return None, (
-        f"host {name!r} is a non-standard spelling of the IPv4 address {what}; "
-        "numeric hosts must be written in dotted-decimal form"
-    )
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    if address.ipv4_mapped is not None:
-        return "IPv4-mapped", address.ipv4_mapped
-    if address.sixtofour is not None:
-        return "6to4", address.sixtofour
-    if address.teredo is not None:
-        return "Teredo", address.teredo[1]
-    last32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if any(address in network for network in _NAT64):
-        return "NAT64", last32
-    if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: or ::1
-        return "IPv4-compatible", last32
-    return None
-
-
-def internal_reason(address: str | IPAddress) -> str | None:
-    """Why ``address`` must not be called from the platform (``"loopback"``,
-    ``"private"``…), or ``None`` for a globally routable address."""
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            kind, ipv4 = embedded
-            inner = internal_reason(ipv4)
-            if inner is not None:
-                return f"{inner} ({ipv4} in {kind} form)"
-    if ip.is_unspecified:
-        return "unspecified"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local (where the cloud metadata service lives)"
-    if ip in _SHARED_ADDRESS_SPACE:
-        return "shared (carrier-grade NAT)"
-    if ip.is_multicast:
-        return "multicast"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return "site-local"
-    if ip in _UNIQUE_LOCAL:
-        return "unique-local"
-    if ip.is_private:
-        return "private"
-    if ip.is_reserved:
-        return "reserved"
-    if not ip.is_global:
-        return "non-global"
-    return None
-
-
-def _endpoint(host: str, port: int) -> str:
-    """``host:port`` as internal exemptions are kept: the host normalised, IPv6 in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def host_problem(entry: str) -> str | None:
-    """Why ``entry`` is not a plain host for ``allowed_hosts``, or ``None``."""
-    host, problem = _parse_host(entry)
-    if host is None:
-        return f"{problem} (entries are hosts without port or scheme)"
-    return None
-
-
-def _parse_endpoint(entry: str) -> tuple[str | None, str | None]:
-    """The normalised ``host:port`` of an internal exemption, or why it is not one."""
-    text = entry.strip()
-    port: str | None
-    if text.startswith("["):
-        host, close, rest = text[1:].partition("]")
-        if not close or (rest and not rest.startswith(":")):
-            return None, f"{entry!r} is not host:port"
-        port = rest[1:] if rest else None
-    elif text.count(":") > 1:  # an IPv6 address without brackets: no port can follow
-        host, port = text, None
-    else:
-        host, sep, port_text = text.partition(":")
-        port = port_text if sep else None
-    parsed, problem = _parse_host(host)
-    if parsed is None:
-        return None, f"{problem} (entries are host:port, without scheme)"
-    if port is None:
-        return None, (
-            f"{entry!r} has no port: an internal host is exempted on one port only, "
-            f"written host:port (e.g. {_endpoint(parsed.name, 8080)!r})"
-        )
-    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
-        return None, f"{entry!r}: the port must be a number from 1 to 65535"
-    return _endpoint(parsed.name, int(port)), None
-
-
-def endpoint_problem(entry: str) -> str | None:
-    """Why ``entry`` is not a ``host:port`` for ``internal_allowed``, or ``None``."""
-    return _parse_endpoint(entry)[1]
-
-
-def split_endpoint(entry: str) -> tuple[str, int]:
-    """The normalised host and the port of a ``host:port`` entry; ``ValueError`` (saying
-    why) for anything else, a bare host included."""
-    endpoint, problem = _parse_endpoint(entry)
-    if endpoint is None:
-        raise ValueError(problem)
-    host, port = endpoint.rsplit(":", 1)
-    return (host[1:-1] if host.startswith("[") else host), int(port)
-
-
-def _host_of_endpoint(endpoint: str) -> str:
-    return split_endpoint(endpoint)[0]
-
-
 def _normalise_entries(entries: Iterable[str], name: str) -> frozenset[str]:
     normalised = set()
     for entry in entries:
-        host, problem = _parse_host(entry)
+        host, problem = parse_host(entry)
         if host is None:
             raise ValueError(f"{name}: {problem} (entries are hosts without port or scheme)")
         normalised.add(host.name)
@@ -262,10 +100,10 @@ def _normalise_entries(entries: Iterable[str], name: str) -> frozenset[str]:
 def _normalise_endpoints(entries: Iterable[str], allowed: frozenset[str]) -> frozenset[str]:
     normalised = set()
     for entry in entries:
-        endpoint, problem = _parse_endpoint(entry)
+        endpoint, problem = parse_endpoint(entry)
         if endpoint is None:
             raise ValueError(f"internal_allowed: {problem}")
-        if _host_of_endpoint(endpoint) not in allowed:
+        if host_of_endpoint(endpoint) not in allowed:
             raise ValueError(
                 f"internal_allowed: {entry!r}: its host must be one of the allowed hosts too"
             )
@@ -299,7 +137,7 @@ class HostPolicy:
         """Why a call to ``host`` (as written in a URL) on ``port`` is refused before any
         lookup: a bad or non-standard host, one not allowed, an internal IP literal on a
         port no exemption names."""
-        parsed, problem = _parse_host(host)
+        parsed, problem = parse_host(host)
         if parsed is None:
             return problem
         problems = self._host_problems(parsed, port)
@@ -307,8 +145,8 @@ class HostPolicy:
 
     def exempts(self, host: str, port: int) -> bool:
         """Whether ``host:port`` is one of the internal exemptions."""
-        parsed, _ = _parse_host(host)
-        return parsed is not None and _endpoint(parsed.name, port) in self.internal_allowed
+        parsed, _ = parse_host(host)
+        return parsed is not None and endpoint(parsed.name, port) in self.internal_allowed
 
     def exempts_url(self, url: str) -> bool:
         """Whether a call to ``url`` goes to an internal exemption (its host and port)."""
@@ -320,7 +158,7 @@ class HostPolicy:
             return False
         return self.exempts(parsed.raw_host, parsed.port)
 
-    def _host_problems(self, host: _Host, port: int | None) -> list[str]:
+    def _host_problems(self, host: Host, port: int | None) -> list[str]:
         problems = []
         if host.name not in self.allowed_hosts:
             problems.append(f"host {host.name} is not one of the provider's allowed hosts")
@@ -334,11 +172,11 @@ class HostPolicy:
         return problems
 
     def _exempt(self, host: str, port: int | None) -> bool:
-        return port is not None and _endpoint(host, port) in self.internal_allowed
+        return port is not None and endpoint(host, port) in self.internal_allowed
 
     def _port_hint(self, host: str, port: int | None) -> str:
         ports = sorted(
-            int(e.rsplit(":", 1)[1]) for e in self.internal_allowed if _host_of_endpoint(e) == host
+            int(e.rsplit(":", 1)[1]) for e in self.internal_allowed if host_of_endpoint(e) == host
         )
         if not ports or port is None:
             return ""
@@ -386,7 +224,7 @@ def check_url(url: str, policy: HostPolicy) -> list[str]:
     port = parsed.port  # the scheme's default when the URL has none
     if parsed.scheme in _SCHEMES and (port is None or not 1 <= port <= 65535):
         problems.append("URL port must be a number from 1 to 65535")
-    host, problem = _parse_host(parsed.raw_host)
+    host, problem = parse_host(parsed.raw_host)
     if host is None:
         assert problem is not None
         problems.append(problem)
@@ -406,7 +244,7 @@ async def check_url_resolving(url: str, policy: HostPolicy, *, timeout: float = 
     if problems:
         return problems
     parsed = URL(url)
-    host, _ = _parse_host(parsed.raw_host or "")
+    host, _ = parse_host(parsed.raw_host or "")
     if host is None or host.address is not None:
         return []  # an IP literal: check_url decided already
     loop = asyncio.get_running_loop()

@@ -26,7 +26,8 @@ from backend.providers.models import (
     ProviderService,
 )
 from integrations.base import AdapterRegistry
-from integrations.ssrf import HostPolicy, host_problem, normalise_host, split_endpoint
+from integrations.hosts import host_problem, normalise_host, split_endpoint
+from integrations.ssrf import HostPolicy
 
 # Workers listen here and load the published versions at once (they also look on a timer).
 ADAPTERS_CHANNEL = "providers:adapters"

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 from yarl import URL
 
-from integrations.ssrf import normalise_host, split_endpoint
+from integrations.hosts import normalise_host, split_endpoint
 
 revision: str = "0015_providers_input"
 down_revision: str | None = "0014"
