@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from backend.errors import ValidationFailed
+from backend.params import INT32_MAX
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -64,6 +65,9 @@ class Cursor:
             at, id_ = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             moment = datetime.fromisoformat(at)
             if not isinstance(id_, str | int) or isinstance(id_, bool) or moment.tzinfo is None:
+                raise ValueError("not a cursor")
+            if isinstance(id_, int) and not 0 <= id_ <= INT32_MAX:
+                # No row has it, and the database cannot even bind it (an overflow, a 500).
                 raise ValueError("not a cursor")
         except (ValueError, TypeError, binascii.Error, UnicodeError, orjson.JSONDecodeError):
             raise _invalid_cursor() from None

@@ -16,6 +16,13 @@ from jmespath.visitor import TreeInterpreter
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
+# Expressions come from provider specs over the API, and both jmespath's parser and its
+# interpreter recurse once per level of nesting: 5,000 nested brackets in a ``result``
+# was a RecursionError (a 500) at registration. The bundled specs' longest expression
+# is under 500 characters and their deepest 12 levels, so these leave ample room.
+MAX_EXPRESSION_CHARS = 2000
+MAX_EXPRESSION_DEPTH = 40
+
 
 class ExpressionError(Exception):
     """An expression that does not compile, or fails on the data it is applied to."""
@@ -83,11 +90,63 @@ def _fast_evaluator(node: Any) -> Evaluator | None:  # a jmespath AST node
     return None
 
 
+def value_depth(value: Any) -> int:
+    """Levels of nesting of a JSON-like value (a scalar is 1), counted without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(current, dict):
+            stack.extend((child, level + 1) for child in current.values())
+        elif isinstance(current, list):
+            stack.extend((child, level + 1) for child in current)
+    return deepest
+
+
+def _depth(node: Any) -> int:
+    """Levels of the AST, a literal's own nesting included (`[[[…]]]` in backticks is one
+    node holding a deep value that later steps would walk recursively)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        if not isinstance(current, dict):
+            continue  # a slice's bounds are plain numbers
+        if current.get("type") == "literal":
+            level += value_depth(current.get("value")) - 1
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in current.get("children", ()))
+    return deepest
+
+
+def _excerpt(source: str) -> str:
+    return repr(source if len(source) <= 60 else source[:60] + "…")
+
+
 def compile_expression(source: str) -> Expression:
+    """Compile ``source``; ``ExpressionError`` when it is not JMESPath, is longer than
+    ``MAX_EXPRESSION_CHARS`` or nests deeper than ``MAX_EXPRESSION_DEPTH``."""
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(
+            f"expression {_excerpt(source)} is {len(source)} characters long;"
+            f" at most {MAX_EXPRESSION_CHARS} are allowed"
+        )
     try:
-        return Expression(source, jmespath.compile(source))
+        parsed = jmespath.compile(source)
     except jmespath.exceptions.JMESPathError as exc:
-        raise ExpressionError(f"invalid JMESPath {source!r}: {exc}") from exc
+        raise ExpressionError(f"invalid JMESPath {_excerpt(source)}: {exc}") from exc
+    except RecursionError:
+        # The parser gave up before the depth could be counted; the bound below is lower.
+        raise ExpressionError(
+            f"expression {_excerpt(source)} nests too deeply;"
+            f" at most {MAX_EXPRESSION_DEPTH} levels are allowed"
+        ) from None
+    depth = _depth(parsed.parsed)
+    if depth > MAX_EXPRESSION_DEPTH:
+        raise ExpressionError(
+            f"expression {_excerpt(source)} nests {depth} levels deep;"
+            f" at most {MAX_EXPRESSION_DEPTH} are allowed"
+        )
+    return Expression(source, parsed)
 
 
 def evaluate(expression: Expression, data: Any) -> Any:

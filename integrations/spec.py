@@ -27,9 +27,14 @@ from integrations.expressions import (
     ExpressionError,
     Template,
     compile_expression,
+    value_depth,
 )
 
 SCHEMA_PATH = Path(__file__).parent / "spec_schema.json"
+# Specs arrive from providers over the API, and copying, validating and storing a document
+# recurses once per level: 300 nested objects anywhere in it were a RecursionError (a 500).
+# The bundled specs nest 8 levels at most (a parameter schema included).
+MAX_SPEC_DEPTH = 32
 _VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -148,8 +153,20 @@ def load_spec_file(path: Path, variables: Mapping[str, str]) -> AdapterSpec:
         raise SpecError(str(path), exc.problems) from None
 
 
+def depth_problem(document: Any) -> SpecProblem | None:
+    """The spec nests deeper than ``MAX_SPEC_DEPTH``: refuse it before anything walks it."""
+    depth = value_depth(document)
+    if depth <= MAX_SPEC_DEPTH:
+        return None
+    return SpecProblem(
+        "/", "depth", f"the spec nests {depth} levels deep; at most {MAX_SPEC_DEPTH} are allowed"
+    )
+
+
 def parse_spec(document: Any, variables: Mapping[str, str]) -> AdapterSpec:
     """Validate and compile one spec document, reporting every problem at once."""
+    if (too_deep := depth_problem(document)) is not None:
+        raise SpecError("<spec>", [too_deep])
     document = expand_variables(document, variables)
     validator = jsonschema.Draft202012Validator(spec_schema())
     problems = [

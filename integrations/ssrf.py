@@ -16,12 +16,17 @@ on a private address, an admin port on loopback. The guard works in two places:
 Decisions:
 
 * ``allowed_hosts`` holds host names or IP literals, no ports: any port of an allowed
-  host may be called. Entries are matched exactly and case-insensitively, after the
-  same normalisation URL hosts get (trailing dot dropped, IDN to punycode, IPv6
+  (public) host may be called. Entries are matched exactly and case-insensitively, after
+  the same normalisation URL hosts get (trailing dot dropped, IDN to punycode, IPv6
   compressed). An entry with a port or scheme is refused when the policy is built.
-* ``internal_allowed`` is a waiver, not a grant: a host must still be in
-  ``allowed_hosts``; being in ``internal_allowed`` only lifts the internal-address
-  refusal for that host as written in the URL (a name, or an IP literal).
+* ``internal_allowed`` is a waiver, not a grant, and it is for one port: entries are
+  ``host:port`` (``10.2.3.4:8443``, ``[fd00::1]:80``, ``dept.gov.internal:443``) and the
+  host must still be in ``allowed_hosts``. An entry lifts the internal-address refusal
+  only for that host as written in the URL (a name, or an IP literal) *and* that port
+  (the scheme's default when the URL has none). A bare host is refused: an internal
+  host usually runs more than the department's system (an SMS gateway's admin inbox,
+  a database, a metrics page on the next port), and a waiver for every port let a
+  provider's spec read them.
 * Non-standard IPv4 spellings (``2130706433``, ``0x7f000001``, ``0177.0.0.1``,
   ``127.1``) are refused outright, whatever they point at and whatever the policy
   says: parsers disagree about them (aiohttp itself refuses them at connect), so
@@ -37,8 +42,6 @@ Decisions:
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,6 +52,19 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_middlewares import ClientHandlerType
 from yarl import URL
 
+from integrations.hosts import (
+    Host,
+    endpoint,
+    endpoint_problem,
+    host_of_endpoint,
+    host_problem,
+    internal_reason,
+    normalise_host,
+    parse_endpoint,
+    parse_host,
+    split_endpoint,
+)
+
 __all__ = [
     "DestinationRefused",
     "GuardedResolver",
@@ -56,23 +72,14 @@ __all__ = [
     "HostPolicy",
     "check_url",
     "check_url_resolving",
+    "endpoint_problem",
+    "host_problem",
     "internal_reason",
     "normalise_host",
+    "split_endpoint",
 ]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
 _SCHEMES = frozenset({"http", "https"})
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
-# The WHATWG URL standard treats a host whose last label is a number as an IPv4
-# address; so do browsers and curl. Such a host is never looked up as a name here.
-_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
-_INET_ATON_CHARS = re.compile(r"[0-9a-fx.]+")
-_SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598 (CGNAT)
-_UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 class DestinationRefused(OSError):
@@ -80,115 +87,27 @@ class DestinationRefused(OSError):
     as a connection error (``ClientConnectorError``), like an unreachable host."""
 
 
-def normalise_host(host: str) -> str:
-    """The comparable form of a host: lower case, no brackets, no trailing dot, IDN as
-    punycode, IPv6 compressed. Raises ``ValueError`` for something that is not a host."""
-    text = host.strip().lower()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    if ":" in text:
-        # yarl keeps a zone id percent-encoded ("fe80::1%25eth0").
-        return str(ipaddress.IPv6Address(text.replace("%25", "%")))
-    if text.endswith(".") and not text.endswith(".."):
-        text = text[:-1]
-    if not text.isascii():
-        text = URL.build(scheme="http", host=text).raw_host or ""
-    if not _HOST_NAME.fullmatch(text):
-        raise ValueError(f"{host!r} is not a valid host name")
-    return text
-
-
-@dataclass(frozen=True)
-class _Host:
-    name: str  # normalised
-    address: IPAddress | None  # set when the host is an IP literal in canonical form
-
-
-def _parse_host(host: str) -> tuple[_Host | None, str | None]:
-    """The host, or a problem: a malformed host or a non-standard IPv4 spelling."""
-    try:
-        name = normalise_host(host)
-    except ValueError:
-        return None, f"host {host!r} is not a valid host name or IP address"
-    if ":" in name:
-        return _Host(name, ipaddress.IPv6Address(name)), None
-    if not _NUMERIC_LABEL.fullmatch(name.rsplit(".", 1)[-1]):
-        return _Host(name, None), None
-    try:
-        return _Host(name, ipaddress.IPv4Address(name)), None
-    except ValueError:
-        pass
-    # inet_aton accepts anything after a space, hence the character check first.
-    try:
-        if not _INET_ATON_CHARS.fullmatch(name):
-            raise OSError
-        meant = ipaddress.IPv4Address(socket.inet_aton(name))
-    except OSError:
-        return None, f"host {name!r} looks numeric but is not an IPv4 address"
-    reason = internal_reason(meant)
-    what = f"{meant} (internal: {reason})" if reason else str(meant)
-    return None, (
-        f"host {name!r} is a non-standard spelling of the IPv4 address {what}; "
-        "numeric hosts must be written in dotted-decimal form"
-    )
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    if address.ipv4_mapped is not None:
-        return "IPv4-mapped", address.ipv4_mapped
-    if address.sixtofour is not None:
-        return "6to4", address.sixtofour
-    if address.teredo is not None:
-        return "Teredo", address.teredo[1]
-    last32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if any(address in network for network in _NAT64):
-        return "NAT64", last32
-    if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: or ::1
-        return "IPv4-compatible", last32
-    return None
-
-
-def internal_reason(address: str | IPAddress) -> str | None:
-    """Why ``address`` must not be called from the platform (``"loopback"``,
-    ``"private"``…), or ``None`` for a globally routable address."""
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            kind, ipv4 = embedded
-            inner = internal_reason(ipv4)
-            if inner is not None:
-                return f"{inner} ({ipv4} in {kind} form)"
-    if ip.is_unspecified:
-        return "unspecified"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local (where the cloud metadata service lives)"
-    if ip in _SHARED_ADDRESS_SPACE:
-        return "shared (carrier-grade NAT)"
-    if ip.is_multicast:
-        return "multicast"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return "site-local"
-    if ip in _UNIQUE_LOCAL:
-        return "unique-local"
-    if ip.is_private:
-        return "private"
-    if ip.is_reserved:
-        return "reserved"
-    if not ip.is_global:
-        return "non-global"
-    return None
-
-
 def _normalise_entries(entries: Iterable[str], name: str) -> frozenset[str]:
     normalised = set()
     for entry in entries:
-        host, problem = _parse_host(entry)
+        host, problem = parse_host(entry)
         if host is None:
             raise ValueError(f"{name}: {problem} (entries are hosts without port or scheme)")
         normalised.add(host.name)
+    return frozenset(normalised)
+
+
+def _normalise_endpoints(entries: Iterable[str], allowed: frozenset[str]) -> frozenset[str]:
+    normalised = set()
+    for entry in entries:
+        endpoint, problem = parse_endpoint(entry)
+        if endpoint is None:
+            raise ValueError(f"internal_allowed: {problem}")
+        if host_of_endpoint(endpoint) not in allowed:
+            raise ValueError(
+                f"internal_allowed: {entry!r}: its host must be one of the allowed hosts too"
+            )
+        normalised.add(endpoint)
     return frozenset(normalised)
 
 
@@ -196,10 +115,12 @@ def _normalise_entries(entries: Iterable[str], name: str) -> frozenset[str]:
 class HostPolicy:
     """Which hosts one provider's adapter may call.
 
-    ``allowed_hosts``: host names or IP literals, any port. ``internal_allowed``: hosts
-    (as written in the URL) an administrator allowed to be or resolve to internal
-    addresses; they must be in ``allowed_hosts`` as well. Entries are normalised on
-    construction; an entry that is not a plain host raises ``ValueError``.
+    ``allowed_hosts``: host names or IP literals, any port. ``internal_allowed``:
+    ``host:port`` pairs (the host as written in the URL) an administrator allowed to be
+    or resolve to internal addresses, on that port only; their hosts must be in
+    ``allowed_hosts`` as well. Entries are normalised on construction; an entry that is
+    not a plain host (``allowed_hosts``) or a ``host:port`` of an allowed host
+    (``internal_allowed``) raises ``ValueError``.
     """
 
     allowed_hosts: frozenset[str]
@@ -208,37 +129,73 @@ class HostPolicy:
     def __post_init__(self) -> None:
         # Frozen: normalise in place once, so lookups compare like with like.
         allowed = _normalise_entries(self.allowed_hosts, "allowed_hosts")
-        internal = _normalise_entries(self.internal_allowed, "internal_allowed")
+        internal = _normalise_endpoints(self.internal_allowed, allowed)
         object.__setattr__(self, "allowed_hosts", allowed)
         object.__setattr__(self, "internal_allowed", internal)
 
-    def refusal(self, host: str) -> str | None:
-        """Why a call to ``host`` (as written in a URL) is refused before any lookup:
-        a bad or non-standard host, one not allowed, an internal IP literal."""
-        parsed, problem = _parse_host(host)
+    def refusal(self, host: str, port: int) -> str | None:
+        """Why a call to ``host`` (as written in a URL) on ``port`` is refused before any
+        lookup: a bad or non-standard host, one not allowed, an internal IP literal on a
+        port no exemption names."""
+        parsed, problem = parse_host(host)
         if parsed is None:
             return problem
-        problems = self._host_problems(parsed)
+        problems = self._host_problems(parsed, port)
         return problems[0] if problems else None
 
-    def _host_problems(self, host: _Host) -> list[str]:
+    def exempts(self, host: str, port: int) -> bool:
+        """Whether ``host:port`` is one of the internal exemptions."""
+        parsed, _ = parse_host(host)
+        return parsed is not None and endpoint(parsed.name, port) in self.internal_allowed
+
+    def exempts_url(self, url: str) -> bool:
+        """Whether a call to ``url`` goes to an internal exemption (its host and port)."""
+        try:
+            parsed = URL(url)
+        except ValueError:
+            return False
+        if not parsed.raw_host or parsed.port is None:
+            return False
+        return self.exempts(parsed.raw_host, parsed.port)
+
+    def _host_problems(self, host: Host, port: int | None) -> list[str]:
         problems = []
         if host.name not in self.allowed_hosts:
             problems.append(f"host {host.name} is not one of the provider's allowed hosts")
-        if host.address is not None and host.name not in self.internal_allowed:
+        if host.address is not None and not self._exempt(host.name, port):
             reason = internal_reason(host.address)
             if reason is not None:
-                problems.append(f"host {host.name} is an internal address ({reason})")
+                problems.append(
+                    f"host {host.name} is an internal address ({reason})"
+                    + self._port_hint(host.name, port)
+                )
         return problems
 
-    def address_refusal(self, host: str, address: str) -> str | None:
-        """Why connecting to ``address``, which ``host`` resolved to, is refused."""
-        if normalise_host(host) in self.internal_allowed:
+    def _exempt(self, host: str, port: int | None) -> bool:
+        return port is not None and endpoint(host, port) in self.internal_allowed
+
+    def _port_hint(self, host: str, port: int | None) -> str:
+        ports = sorted(
+            int(e.rsplit(":", 1)[1]) for e in self.internal_allowed if host_of_endpoint(e) == host
+        )
+        if not ports or port is None:
+            return ""
+        allowed = ", ".join(str(p) for p in ports)
+        return f"; it is exempted on port {allowed} only, not {port}"
+
+    def address_refusal(self, host: str, port: int, address: str) -> str | None:
+        """Why connecting to ``address`` on ``port``, which ``host`` resolved to, is
+        refused."""
+        name = normalise_host(host)
+        if self._exempt(name, port):
             return None
         reason = internal_reason(address)
         if reason is None:
             return None
-        return f"host {host} resolves to {address}, an internal address ({reason})"
+        return (
+            f"host {host} resolves to {address}, an internal address ({reason})"
+            + self._port_hint(name, port)
+        )
 
 
 def check_url(url: str, policy: HostPolicy) -> list[str]:
@@ -264,12 +221,15 @@ def check_url(url: str, policy: HostPolicy) -> list[str]:
     if not parsed.raw_host:
         problems.append("URL has no host")
         return problems
-    host, problem = _parse_host(parsed.raw_host)
+    port = parsed.port  # the scheme's default when the URL has none
+    if parsed.scheme in _SCHEMES and (port is None or not 1 <= port <= 65535):
+        problems.append("URL port must be a number from 1 to 65535")
+    host, problem = parse_host(parsed.raw_host)
     if host is None:
         assert problem is not None
         problems.append(problem)
     else:
-        problems.extend(policy._host_problems(host))
+        problems.extend(policy._host_problems(host, port))
     return problems
 
 
@@ -284,7 +244,7 @@ async def check_url_resolving(url: str, policy: HostPolicy, *, timeout: float = 
     if problems:
         return problems
     parsed = URL(url)
-    host, _ = _parse_host(parsed.raw_host or "")
+    host, _ = parse_host(parsed.raw_host or "")
     if host is None or host.address is not None:
         return []  # an IP literal: check_url decided already
     loop = asyncio.get_running_loop()
@@ -298,16 +258,19 @@ async def check_url_resolving(url: str, policy: HostPolicy, *, timeout: float = 
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         return [f"host {host.name} does not resolve"]
+    port = parsed.port
+    assert port is not None  # check_url refused a URL without one
     return [
         refusal
         for address in addresses
-        if (refusal := policy.address_refusal(host.name, address)) is not None
+        if (refusal := policy.address_refusal(host.name, port, address)) is not None
     ]
 
 
 class GuardedResolver(AbstractResolver):
     """Resolves only allowed hosts, and refuses a name whose addresses are internal
-    (unless the host is in ``internal_allowed``), on every lookup the connector makes.
+    (unless the host and the port asked for are in ``internal_allowed``), on every
+    lookup the connector makes.
 
     Wraps ``aiohttp.ThreadedResolver`` by default: the system resolver, the same one
     :func:`check_url_resolving` asks, and nothing to release on close.
@@ -320,12 +283,13 @@ class GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        refusal = self._policy.refusal(host)
+        # aiohttp asks with the URL's port (the scheme's default when none is written).
+        refusal = self._policy.refusal(host, port)
         if refusal is not None:
             raise DestinationRefused(refusal)
         results = await self._inner.resolve(host, port, family)
         for result in results:
-            refusal = self._policy.address_refusal(host, result["host"])
+            refusal = self._policy.address_refusal(host, port, result["host"])
             if refusal is not None:
                 raise DestinationRefused(refusal)
         return results
@@ -347,7 +311,8 @@ class HostGuardMiddleware:
     async def __call__(
         self, request: aiohttp.ClientRequest, handler: ClientHandlerType
     ) -> aiohttp.ClientResponse:
-        refusal = self._policy.refusal(request.url.raw_host or "")
+        url = request.url
+        refusal = self._policy.refusal(url.raw_host or "", url.port or 0)
         if refusal is not None:
             # A connector error, as if the host were unreachable: not retried by aiohttp,
             # and reported by the transport as a "connect" failure.

@@ -33,10 +33,12 @@ ADMIN = (InvalidToken, NotAnAdministrator)
     summary="开通服务提供方 / Create a provider",
     description=(
         "平台管理员为部门开通服务提供方，并返回其第一个管理员凭证；`client_secret` 只返回这一次。"
+        "内网主机豁免须写成 host:port，只对该端口有效。"
         " For platform administrators: onboards a department as a provider and returns its first"
         " administrator client; the `client_secret` is shown only this once. 409 `PROVIDER_EXISTS`;"
-        " an entry that is not a plain host, or an internal host missing from `allowed_hosts`, is"
-        " 422 `PROVIDER_HOSTS_INVALID`."
+        " an `allowed_hosts` entry that is not a plain host, an `internal_hosts` entry that is not"
+        " host:port (an internal host is exempted on one port only), or whose host is missing"
+        " from `allowed_hosts`, is 422 `PROVIDER_HOSTS_INVALID` with each entry in `errors`."
     ),
     responses=problem_responses(*ADMIN, service.ProviderExists, service.ProviderHostsInvalid),
 )

@@ -11,6 +11,7 @@ from backend.db import SessionDep
 from backend.errors import problem_responses
 from backend.identity import InvalidToken, create_client, rotate_secret_of
 from backend.pagination import PageDep
+from backend.params import PositiveInt32
 from backend.providers import proposals, service
 from backend.providers.dependencies import (
     CurrentProvider,
@@ -234,7 +235,7 @@ VERSION_PROBLEMS = problem_responses(*PROVIDER, service.AdapterNotFound, service
     responses=VERSION_PROBLEMS,
 )
 async def get_version(
-    adapter_id: str, version: int, caller: CurrentProvider, db: SessionDep
+    adapter_id: str, version: PositiveInt32, caller: CurrentProvider, db: SessionDep
 ) -> VersionDetail:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     row = await service.version_of(db, adapter_id, version)
@@ -256,8 +257,8 @@ async def diff_versions(
     adapter_id: str,
     caller: CurrentProvider,
     db: SessionDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[PositiveInt32, Query(alias="from")],
+    to_version: Annotated[PositiveInt32, Query(alias="to")],
 ) -> DiffOut:
     await service.owned_adapter(db, caller.provider.code, adapter_id)
     old = await service.version_of(db, adapter_id, from_version)
@@ -273,16 +274,18 @@ async def diff_versions(
     summary="试调用 / Dry-run one operation against the real endpoint",
     description=(
         "用某个版本（不必已发布）对部门真实接口试调用一个操作，返回每一步的请求、"
-        "响应和映射结果（凭据已掩码），不影响线上。"
+        "响应和映射结果（凭据已掩码），不影响线上。应答内容有长度上限；内网主机的应答只显示映射读取的值。"
         " Calls one operation of a version, published or not, against the department's real"
         " endpoint and returns every step: the request sent, the response, decoding and mapping"
-        " (credentials masked). Citizens are not affected."
+        " (credentials masked). Citizens are not affected. What a step shows of a reply is"
+        " bounded (a raw body or document 4 KB, a mapped value 16 KB), and a reply from an"
+        " internal host (`internal_hosts`) shows only its status and what the mapping reads."
     ),
     responses=VERSION_PROBLEMS,
 )
 async def dry_run_version(
     adapter_id: str,
-    version: int,
+    version: PositiveInt32,
     body: DryRunRequest,
     caller: CurrentProvider,
     state: ProvidersStateDep,
@@ -292,7 +295,9 @@ async def dry_run_version(
     row = await service.version_of(db, adapter_id, version)
     spec = compile_spec(service.full_document(state.pii, row))
     transport = state.adapter_sync.transport_for(caller.provider)
-    return DryRunOut.model_validate(await dry_run(spec, transport, body.operation, body.params))
+    policy = service.policy_of(caller.provider)
+    outcome = await dry_run(spec, transport, body.operation, body.params, policy=policy)
+    return DryRunOut.model_validate(outcome)
 
 
 @router.post(
@@ -310,7 +315,7 @@ async def dry_run_version(
     ),
 )
 async def publish(
-    adapter_id: str, version: int, caller: CurrentProviderAdmin, db: SessionDep
+    adapter_id: str, version: PositiveInt32, caller: CurrentProviderAdmin, db: SessionDep
 ) -> AdapterOut:
     adapter = await service.owned_adapter(db, caller.provider.code, adapter_id)
     await service.publish(db, adapter, await service.version_of(db, adapter_id, version))

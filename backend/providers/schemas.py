@@ -25,11 +25,23 @@ class ProviderCreate(_Body):
     code: Code = Field(description="The department's code in the catalog")
     name_zh: str = Field(min_length=2, max_length=100)
     name_en: str = Field(min_length=2, max_length=200)
-    allowed_hosts: list[Host] = Field(min_length=1, max_length=20)
+    allowed_hosts: list[Host] = Field(
+        min_length=1,
+        max_length=20,
+        description="Hosts (no port) the provider's adapters may call, on any port",
+        examples=[["water.hefei.gov.cn"]],
+    )
     internal_hosts: list[Host] = Field(
         default_factory=list,
         max_length=20,
-        description="Hosts allowed although they are internal (government network)",
+        description=(
+            "内网主机豁免，格式为 host:port，只对该端口有效；主机须同时列在 allowed_hosts 中。"
+            " Internal (government network) endpoints the adapters may call although they are"
+            " internal, as host:port ('10.2.3.4:8443', '[fd00::1]:80'): the exemption covers"
+            " that one port only, and the host must be in allowed_hosts too. A bare host is"
+            " 422 `PROVIDER_HOSTS_INVALID`."
+        ),
+        examples=[["10.2.3.4:8443"]],
     )
 
 
@@ -158,12 +170,20 @@ class DryRunError(BaseModel):
 
 class DryRunOut(BaseModel):
     ok: bool
-    result: Any = None
+    result: Any = Field(
+        None,
+        description="The mapped result; when its JSON passes 16 KB, the first 16 KB of it as"
+        " text and `truncated` is true",
+    )
+    truncated: bool | None = Field(None, description="True when `result` was cut")
     error: DryRunError | None = None
     elapsed_ms: float
     steps: list[dict[str, Any]] = Field(
         description="request, response, decode, success, result: what was sent, what came"
-        " back and what each mapping made of it (credentials masked)"
+        " back and what each mapping made of it (credentials masked). Bounded: a raw body or"
+        " a decoded document shows at most 4 KB, a mapped value 16 KB (`truncated`: true when"
+        " cut). The reply of an internal host (`internal_hosts`) shows only its status and"
+        " what the mapping reads: `withheld` replaces its headers, body and document."
     )
 
 

@@ -26,6 +26,7 @@ from backend.providers.models import (
     ProviderService,
 )
 from integrations.base import AdapterRegistry
+from integrations.hosts import host_problem, normalise_host, split_endpoint
 from integrations.ssrf import HostPolicy
 
 # Workers listen here and load the published versions at once (they also look on a timer).
@@ -80,10 +81,45 @@ class PublishWouldBreakServices(AppError):
 
 
 def policy_of(provider: Provider) -> HostPolicy:
-    return HostPolicy(
-        allowed_hosts=frozenset(h.lower() for h in provider.allowed_hosts),
-        internal_allowed=frozenset(h.lower() for h in provider.internal_hosts),
-    )
+    allowed = frozenset(normalise_host(h) for h in provider.allowed_hosts if not host_problem(h))
+    # Every stored exemption is host:port (refused otherwise on creation; migration 0015
+    # gave the older bare ones the ports their specs use). One that is not waives nothing:
+    # failing closed beats failing every call of the provider.
+    internal = frozenset(h for h in provider.internal_hosts if _endpoint_host(h) in allowed)
+    return HostPolicy(allowed_hosts=allowed, internal_allowed=internal)
+
+
+def _endpoint_host(entry: str) -> str | None:
+    try:
+        return split_endpoint(entry)[0]
+    except ValueError:
+        return None
+
+
+def _host_list_problems(
+    allowed_hosts: list[str], internal_hosts: list[str]
+) -> list[dict[str, Any]]:
+    """Every entry of the two lists that is wrong, located in the request body."""
+    errors: list[dict[str, Any]] = []
+    for index, entry in enumerate(allowed_hosts):
+        if (problem := host_problem(entry)) is not None:
+            errors.append(_host_error("allowed_hosts", index, problem, "host"))
+    allowed = {normalise_host(h) for h in allowed_hosts if host_problem(h) is None}
+    for index, entry in enumerate(internal_hosts):
+        try:
+            host, _ = split_endpoint(entry)
+        except ValueError as exc:
+            errors.append(_host_error("internal_hosts", index, str(exc), "host_port"))
+            continue
+        if host not in allowed:
+            problem = f"{entry!r}: its host must be in allowed_hosts too"
+            errors.append(_host_error("internal_hosts", index, problem, "host_port"))
+    return errors
+
+
+def _host_error(field: str, index: int, message: str, kind: str) -> dict[str, Any]:
+    return {"location": ["body", field, index], "message": f"{field}[{index}]: {message}",
+            "type": kind}  # fmt: skip
 
 
 async def create_provider(
@@ -94,17 +130,21 @@ async def create_provider(
     allowed_hosts: list[str],
     internal_hosts: list[str],
 ) -> tuple[Provider, str, str]:
-    """The provider and its first (provider admin) client: id and secret, shown once."""
-    try:
-        HostPolicy(frozenset(allowed_hosts), frozenset(internal_hosts))
-    except ValueError as exc:
-        raise ProviderHostsInvalid(str(exc)) from None
+    """The provider and its first (provider admin) client: id and secret, shown once.
+
+    ``internal_hosts`` entries are ``host:port``: an internal host is exempted from the
+    SSRF guard on one port, never all of them (integrations/ssrf.py)."""
+    errors = _host_list_problems(allowed_hosts, internal_hosts)
+    if errors:
+        names = ", ".join(sorted({str(e["location"][1]) for e in errors}))
+        raise ProviderHostsInvalid(f"Invalid entries in {names}", errors=errors)
+    policy = HostPolicy(frozenset(allowed_hosts), frozenset(internal_hosts))
     provider = Provider(
         code=code,
         name_zh=name_zh,
         name_en=name_en,
-        allowed_hosts=sorted({h.lower() for h in allowed_hosts}),
-        internal_hosts=sorted({h.lower() for h in internal_hosts}),
+        allowed_hosts=sorted(policy.allowed_hosts),
+        internal_hosts=sorted(policy.internal_allowed),
         created_at=utcnow(),
     )
     try:
@@ -170,6 +210,7 @@ async def add_version(
     on any problem nothing is stored."""
     if not isinstance(document, dict):
         raise specs.refuse([specs.Problem("/", "type", "the spec must be a JSON object")])
+    specs.check_depth(document)  # before anything below copies or walks it
     redacted, found = specs.split_secrets(document)
     spec_id = document.get("id")
     if adapter_id is not None and spec_id != adapter_id:

@@ -19,7 +19,7 @@ from typing import Any
 
 from backend.errors import AppError
 from backend.pii import PiiCipher
-from integrations.spec import AdapterSpec, SpecError, StrictVariables, parse_spec
+from integrations.spec import AdapterSpec, SpecError, StrictVariables, depth_problem, parse_spec
 from integrations.ssrf import HostPolicy, check_url_resolving
 
 REDACTED = "********"
@@ -107,6 +107,12 @@ def seal(pii: PiiCipher, found: dict[str, str]) -> str:
 def unseal(pii: PiiCipher, sealed: str) -> dict[str, str]:
     opened: dict[str, str] = json.loads(pii.decrypt(sealed, field=SECRETS_FIELD))
     return opened
+
+
+def check_depth(document: Any) -> None:
+    """Refuse a spec nested deeper than any real one (integrations.spec.MAX_SPEC_DEPTH)."""
+    if (problem := depth_problem(document)) is not None:
+        raise refuse([Problem(problem.path, problem.rule, problem.message)])
 
 
 def compile_spec(document: Any) -> AdapterSpec:

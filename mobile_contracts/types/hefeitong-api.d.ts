@@ -243,7 +243,7 @@ export interface paths {
         put?: never;
         /**
          * 开通服务提供方 / Create a provider
-         * @description 平台管理员为部门开通服务提供方，并返回其第一个管理员凭证；`client_secret` 只返回这一次。 For platform administrators: onboards a department as a provider and returns its first administrator client; the `client_secret` is shown only this once. 409 `PROVIDER_EXISTS`; an entry that is not a plain host, or an internal host missing from `allowed_hosts`, is 422 `PROVIDER_HOSTS_INVALID`.
+         * @description 平台管理员为部门开通服务提供方，并返回其第一个管理员凭证；`client_secret` 只返回这一次。内网主机豁免须写成 host:port，只对该端口有效。 For platform administrators: onboards a department as a provider and returns its first administrator client; the `client_secret` is shown only this once. 409 `PROVIDER_EXISTS`; an `allowed_hosts` entry that is not a plain host, an `internal_hosts` entry that is not host:port (an internal host is exempted on one port only), or whose host is missing from `allowed_hosts`, is 422 `PROVIDER_HOSTS_INVALID` with each entry in `errors`.
          */
         post: operations["admin-create-provider"];
         delete?: never;
@@ -1079,7 +1079,7 @@ export interface paths {
         put?: never;
         /**
          * 试调用 / Dry-run one operation against the real endpoint
-         * @description 用某个版本（不必已发布）对部门真实接口试调用一个操作，返回每一步的请求、响应和映射结果（凭据已掩码），不影响线上。 Calls one operation of a version, published or not, against the department's real endpoint and returns every step: the request sent, the response, decoding and mapping (credentials masked). Citizens are not affected.
+         * @description 用某个版本（不必已发布）对部门真实接口试调用一个操作，返回每一步的请求、响应和映射结果（凭据已掩码），不影响线上。应答内容有长度上限；内网主机的应答只显示映射读取的值。 Calls one operation of a version, published or not, against the department's real endpoint and returns every step: the request sent, the response, decoding and mapping (credentials masked). Citizens are not affected. What a step shows of a reply is bounded (a raw body or document 4 KB, a mapped value 16 KB), and a reply from an internal host (`internal_hosts`) shows only its status and what the mapping reads.
          */
         post: operations["provider-dry-run-version"];
         delete?: never;
@@ -2087,15 +2087,23 @@ export interface components {
             error?: components["schemas"]["DryRunError"] | null;
             /** Ok */
             ok: boolean;
-            /** Result */
+            /**
+             * Result
+             * @description The mapped result; when its JSON passes 16 KB, the first 16 KB of it as text and `truncated` is true
+             */
             result?: unknown;
             /**
              * Steps
-             * @description request, response, decode, success, result: what was sent, what came back and what each mapping made of it (credentials masked)
+             * @description request, response, decode, success, result: what was sent, what came back and what each mapping made of it (credentials masked). Bounded: a raw body or a decoded document shows at most 4 KB, a mapped value 16 KB (`truncated`: true when cut). The reply of an internal host (`internal_hosts`) shows only its status and what the mapping reads: `withheld` replaces its headers, body and document.
              */
             steps: {
                 [key: string]: unknown;
             }[];
+            /**
+             * Truncated
+             * @description True when `result` was cut
+             */
+            truncated?: boolean | null;
         };
         /** DryRunRequest */
         DryRunRequest: {
@@ -2849,7 +2857,13 @@ export interface components {
         };
         /** ProviderCreate */
         ProviderCreate: {
-            /** Allowed Hosts */
+            /**
+             * Allowed Hosts
+             * @description Hosts (no port) the provider's adapters may call, on any port
+             * @example [
+             *       "water.hefei.gov.cn"
+             *     ]
+             */
             allowed_hosts: string[];
             /**
              * Code
@@ -2859,7 +2873,10 @@ export interface components {
             code: string;
             /**
              * Internal Hosts
-             * @description Hosts allowed although they are internal (government network)
+             * @description 内网主机豁免，格式为 host:port，只对该端口有效；主机须同时列在 allowed_hosts 中。 Internal (government network) endpoints the adapters may call although they are internal, as host:port ('10.2.3.4:8443', '[fd00::1]:80'): the exemption covers that one port only, and the host must be in allowed_hosts too. A bare host is 422 `PROVIDER_HOSTS_INVALID`.
+             * @example [
+             *       "10.2.3.4:8443"
+             *     ]
              */
             internal_hosts?: string[];
             /** Name En */

@@ -1,7 +1,9 @@
 """The SSRF guard: static URL checks, lookups at registration, and refusals at call time.
 
 Call-time tests use a real HTTP server on 127.0.0.1 and real name resolution:
-``localhost`` stands in for a provider's name that later points inward.
+``localhost`` stands in for a provider's name that later points inward. The same guard
+seen through the provider API (and the port of an internal exemption) is tested in
+tests/security/test_api7_ssrf.py.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def test_static_check_refuses(url: str, expected: str) -> None:
 
 
 def test_odd_numeric_forms_are_refused_even_when_internal_addresses_are_allowed() -> None:
-    policy = HostPolicy(frozenset({"127.0.0.1"}), frozenset({"127.0.0.1"}))
+    policy = HostPolicy(frozenset({"127.0.0.1"}), frozenset({"127.0.0.1:8080"}))
     assert check_url("http://127.0.0.1:8080/x", policy) == []
     for url in ("http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/"):
         [problem] = check_url(url, policy)
@@ -86,13 +88,27 @@ def test_every_problem_is_listed_at_once() -> None:
         "http://allowed.example/",
         "https://ALLOWED.Example./api?x=1",
         "https://allowed.example:8443/any/port",
-        "http://[::1]:8080/",  # loopback allowed below by the administrator
+        "http://[::1]:8080/",  # loopback allowed below by the administrator, on this port
         "https://BÜCHER.example/",  # IDN: compared in punycode
     ],
 )
 def test_static_check_accepts(url: str) -> None:
-    policy = HostPolicy(POLICY.allowed_hosts, frozenset({"::1"}))
+    policy = HostPolicy(POLICY.allowed_hosts, frozenset({"[::1]:8080"}))
     assert check_url(url, policy) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://[::1]:8081/", "exempted on port 8080 only, not 8081"),
+        ("http://[::1]/", "exempted on port 8080 only, not 80"),  # the scheme's default port
+        ("https://[::1]/", "exempted on port 8080 only, not 443"),
+    ],
+)
+def test_an_internal_exemption_covers_its_port_only(url: str, expected: str) -> None:
+    policy = HostPolicy(POLICY.allowed_hosts, frozenset({"[::1]:8080"}))
+    [problem] = check_url(url, policy)
+    assert "host ::1 is an internal address (loopback)" in problem and expected in problem
 
 
 @pytest.mark.parametrize(
@@ -103,12 +119,38 @@ def test_policy_entries_must_be_plain_hosts(entry: str) -> None:
         HostPolicy(frozenset({entry}))
 
 
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("dept.example", "has no port"),
+        ("::1", "has no port"),
+        ("[::1]", "has no port"),
+        ("dept.example:0", "port must be a number from 1 to 65535"),
+        ("dept.example:65536", "port must be a number from 1 to 65535"),
+        ("dept.example:８０", "port must be a number from 1 to 65535"),  # fullwidth digits
+        ("[::1]x:80", "is not host:port"),
+        ("http://dept.example:80", "is not a valid host name"),
+        ("0x7f000001:80", "non-standard spelling"),
+        ("other.example:80", "must be one of the allowed hosts"),
+    ],
+)
+def test_internal_entries_must_be_host_and_port_of_an_allowed_host(
+    entry: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match="internal_allowed") as refused:
+        HostPolicy(frozenset({"dept.example", "::1"}), frozenset({entry}))
+    assert message in str(refused.value)
+
+
 def test_policy_entries_are_normalised() -> None:
     policy = HostPolicy(
-        frozenset({"Dept.Example.", "[::FFFF:7F00:1]"}), frozenset({"DEPT.example"})
+        frozenset({"Dept.Example.", "[::FFFF:7F00:1]"}),
+        frozenset({"DEPT.example.:0443", "[::FFFF:7F00:1]:80"}),
     )
     assert policy.allowed_hosts == {"dept.example", "::ffff:7f00:1"}
-    assert policy.internal_allowed == {"dept.example"}
+    assert policy.internal_allowed == {"dept.example:443", "[::ffff:7f00:1]:80"}
+    assert policy.exempts_url("https://DEPT.example/x") and policy.exempts("dept.example", 443)
+    assert not policy.exempts_url("http://dept.example/x")
 
 
 @pytest.mark.parametrize(
@@ -148,8 +190,10 @@ async def test_a_name_resolving_to_loopback_is_refused_at_registration() -> None
     assert any("resolves to 127.0.0.1, an internal address (loopback)" in p for p in problems), (
         problems
     )
-    waived = HostPolicy(frozenset({"localhost"}), frozenset({"localhost"}))
+    waived = HostPolicy(frozenset({"localhost"}), frozenset({"localhost:8080"}))
     assert await check_url_resolving("http://localhost:8080/", waived) == []
+    [other_port] = await check_url_resolving("http://localhost:8081/", waived)
+    assert "exempted on port 8080 only, not 8081" in other_port
 
 
 async def test_a_name_that_does_not_resolve_is_refused() -> None:
@@ -226,7 +270,7 @@ async def test_a_name_pointing_inward_is_refused_at_connect_time(upstream: Upstr
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 async def test_internal_allowed_hosts_are_reached(upstream: Upstream, host: str) -> None:
-    policy = HostPolicy(frozenset({host}), frozenset({host}))
+    policy = HostPolicy(frozenset({host}), frozenset({f"{host}:{upstream.port}"}))
     status = await _send(AiohttpTransport(policy=policy), f"http://{host}:{upstream.port}/ok")
     assert status == 200
     assert upstream.seen == ["/ok"]
@@ -246,7 +290,7 @@ async def test_an_internal_ip_literal_is_refused_at_connect_time(upstream: Upstr
 async def test_hosts_outside_the_policy_are_refused_at_connect_time(
     upstream: Upstream, host: str
 ) -> None:
-    policy = HostPolicy(frozenset({"dept.example"}), frozenset({"dept.example"}))
+    policy = HostPolicy(frozenset({"dept.example"}), frozenset({"dept.example:80"}))
     with pytest.raises(TransportError) as refused:
         await _send(AiohttpTransport(policy=policy), f"http://{host}:{upstream.port}/ok")
     assert refused.value.kind == "connect"
@@ -278,7 +322,7 @@ async def test_a_redirect_from_an_allowed_host_is_an_error_and_not_followed(
         },
         {},
     )
-    policy = HostPolicy(frozenset({"localhost"}), frozenset({"localhost"}))
+    policy = HostPolicy(frozenset({"localhost"}), frozenset({f"localhost:{upstream.port}"}))
     transport = AiohttpTransport(policy=policy)
     adapter = SpecAdapter(spec, transport)
     try:

@@ -65,8 +65,10 @@ async def test_a_provider_onboards_a_new_department_across_two_instances(
         serving(settings) as (app_b, b),
     ):
         admin = await admin_headers(app_a, a)
-        # The administrator lets this provider reach its (test) host inside the network.
-        provider = await _create_provider(a, admin, code, internal_hosts=["127.0.0.1"])
+        # The administrator lets this provider reach its (test) system inside the network:
+        # that host and port only.
+        endpoint = utility.url.removeprefix("http://")
+        provider = await _create_provider(a, admin, code, internal_hosts=[endpoint])
 
         v1 = water_spec(adapter_id, utility.url)
         registered = await a.post("/v1/provider/adapters", json={"spec": v1}, headers=provider)
@@ -222,12 +224,11 @@ async def test_providers_cannot_touch_each_others_adapters(
     settings = make_settings(tmp_path, own_database, redis_url, sandbox)
     async with water_utility() as utility, serving(settings) as (app, client):
         admin = await admin_headers(app, client)
+        endpoint = utility.url.removeprefix("http://")
         water = await _create_provider(
-            client, admin, f"hf-water-{suffix}", internal_hosts=["127.0.0.1"]
+            client, admin, f"hf-water-{suffix}", internal_hosts=[endpoint]
         )
-        gas = await _create_provider(
-            client, admin, f"hf-gas-{suffix}", internal_hosts=["127.0.0.1"]
-        )
+        gas = await _create_provider(client, admin, f"hf-gas-{suffix}", internal_hosts=[endpoint])
         adapter_id = f"water_{suffix}"
         spec = water_spec(adapter_id, utility.url)
         created = await client.post("/v1/provider/adapters", json={"spec": spec}, headers=water)

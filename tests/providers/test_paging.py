@@ -21,7 +21,7 @@ async def _provider(app: FastAPI, client: httpx.AsyncClient) -> tuple[dict[str, 
     created = await client.post(
         "/v1/admin/providers",
         json={"code": code, "name_zh": "分页测试", "name_en": "Paging test"}
-        | {"allowed_hosts": ["127.0.0.1"], "internal_hosts": ["127.0.0.1"]},
+        | {"allowed_hosts": ["127.0.0.1"], "internal_hosts": ["127.0.0.1:9"]},
         headers=admin,
     )
     assert created.status_code == 201, created.text
