@@ -21,7 +21,7 @@ from alembic import command
 from backend import db
 from backend.migrate import _alembic_config
 
-REVISION = "0015_providers_input"
+REVISION = "0015"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -8,7 +8,7 @@ versions actually call it on (``base_url``, ``auth.token_url``), so what worked 
 working; a bare host none of its specs calls is dropped (it exempted nothing in use).
 Downgrading turns ``host:port`` back into bare hosts, as the older code expects.
 
-Revision ID: 0015_providers_input
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-04
 """
@@ -25,7 +25,7 @@ from yarl import URL
 
 from integrations.hosts import normalise_host, split_endpoint
 
-revision: str = "0015_providers_input"
+revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
