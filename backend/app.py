@@ -22,6 +22,7 @@ from backend import db
 from backend.app_state import AppState
 from backend.applications.admin_router import router as admin_applications_router
 from backend.applications.callbacks_router import router as callbacks_router
+from backend.applications.message_centre import post_notice
 from backend.applications.messages_router import router as messages_router
 from backend.applications.notifications import run_worker
 from backend.applications.provider_router import rectifications_router
@@ -110,6 +111,9 @@ def build_identity(
                 per_phone=settings.sms_codes_per_phone,
             ),
         ),
+        # Identity's notices go to the applications' message centre; identity cannot import
+        # it (applications imports identity), so the composition root joins them.
+        notices=post_notice,
         clock=clock,
     )
 

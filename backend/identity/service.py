@@ -36,6 +36,7 @@ from backend.identity.exceptions import (
     retry_after,
 )
 from backend.identity.models import AuthSession, Citizen, RefreshToken
+from backend.identity.notices import CitizenNotices
 from backend.identity.ratelimit import (
     PASSWORD_FAILURES_PER_ACCOUNT,
     PASSWORD_PER_IP,
@@ -77,6 +78,8 @@ class Identity:
     sessions: async_sessionmaker[AsyncSession]
     # The per-phone limits of sign-in codes, judged by ``clock`` (sms_limits.py).
     sms_limits: SmsCodeLimits
+    # In-app messages to citizens, written by the message centre (notices.py).
+    notices: CitizenNotices
     # What OTP expiry is judged by (the app's; a test moves it to let a code expire).
     clock: Clock = SYSTEM
     # Callers by access-token id: one account lookup per token, not per request. A change
