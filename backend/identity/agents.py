@@ -189,7 +189,7 @@ async def remove(
     if not await _answer(db, row, from_status=row.status, to_status=ended):
         raise AgentNotFound()  # answered or removed a moment ago
     if ended == "removed" and row.citizen_id is not None:
-        await _unlink(identity, db, enterprise, row.citizen_id)
+        await _unlink(identity, db, enterprise, row.citizen_id, only_role=AGENT)
         await identity.notices(
             db,
             row.citizen_id,
@@ -339,16 +339,24 @@ async def _answer(
 
 
 async def _unlink(
-    identity: Identity, db: AsyncSession, enterprise: Enterprise, citizen_id: str
+    identity: Identity,
+    db: AsyncSession,
+    enterprise: Enterprise,
+    citizen_id: str,
+    only_role: str | None = None,
 ) -> None:
-    found = await db.exec(
-        select(EnterpriseLink).where(
-            EnterpriseLink.enterprise_id == enterprise.id, EnterpriseLink.citizen_id == citizen_id
-        )
+    """End the citizen's link (``only_role``: if it is that role; a legal representative who
+    once accepted an invitation stays one) and their tokens that act for the enterprise."""
+    query = select(EnterpriseLink).where(
+        EnterpriseLink.enterprise_id == enterprise.id, EnterpriseLink.citizen_id == citizen_id
     )
-    for row in found.all():
+    if only_role is not None:
+        query = query.where(EnterpriseLink.role == only_role)
+    found = (await db.exec(query)).all()
+    for row in found:
         await db.delete(row)
-    await identity.tokens.end_acting(citizen_id, enterprise.credit_code)
+    if found:
+        await identity.tokens.end_acting(citizen_id, enterprise.credit_code)
 
 
 async def _tell_representatives(
