@@ -22,6 +22,7 @@ from backend import db
 from backend.app_state import AppState
 from backend.applications.admin_router import router as admin_applications_router
 from backend.applications.callbacks_router import router as callbacks_router
+from backend.applications.message_centre import post_notice
 from backend.applications.messages_router import router as messages_router
 from backend.applications.notifications import run_worker
 from backend.applications.provider_router import rectifications_router
@@ -46,6 +47,7 @@ from backend.identity.oidc_router import router as oidc_router
 from backend.identity.ratelimit import RateLimits
 from backend.identity.router import auth_router, jwks_router, me_router
 from backend.identity.service import Identity
+from backend.identity.sms_limits import SmsCodeLimits, SmsPolicy
 from backend.identity.tokens import TokenService
 from backend.kv import KV, kv_from_url
 from backend.migrate import migrate_and_seed
@@ -91,12 +93,27 @@ def build_identity(
             audience=settings.token_audience,
             ttl=settings.access_token_ttl,
         ),
-        limits=RateLimits(settings.redis_url, settings.kv_namespace, settings.sms_limit_per_phone),
+        limits=RateLimits(
+            settings.redis_url, settings.kv_namespace, settings.sms_limit_per_requester
+        ),
         kv=kv,
         invoker=invoker,
         refresh_ttl=settings.refresh_token_ttl,
         passwords=PasswordHash.recommended(),
         sessions=sessions,
+        sms_limits=SmsCodeLimits(
+            kv,
+            clock,
+            SmsPolicy(
+                first_wait=settings.sms_backoff_seconds,
+                max_wait=settings.sms_backoff_max_seconds,
+                per_phone_and_requester=settings.sms_codes_per_phone_and_requester,
+                per_phone=settings.sms_codes_per_phone,
+            ),
+        ),
+        # Identity's notices go to the applications' message centre; identity cannot import
+        # it (applications imports identity), so the composition root joins them.
+        notices=post_notice,
         clock=clock,
     )
 

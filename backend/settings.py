@@ -39,8 +39,36 @@ class Settings(BaseSettings):
     token_issuer: str = "http://localhost:8000"
     token_audience: str = "hefeitong-app"
     access_token_ttl: float = 900.0
-    # SMS codes per phone number, as `limits` rules separated by ";".
-    sms_limit_per_phone: str = "1/minute;10/day"
+    # --- Sign-in codes by SMS (issue 13, finding 6; backend/identity/sms_limits.py) ----------
+    # Limits that slow an attacker down without locking the phone's owner out.
+    sms_backoff_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Wait after a phone's first code before the same requester gets another;"
+        " doubles with each further code of the day (production refuses 0)",
+    )
+    sms_backoff_max_seconds: float = Field(
+        default=3_600.0, ge=0, description="The longest wait of the back-off"
+    )
+    sms_codes_per_phone_and_requester: int = Field(
+        default=10,
+        ge=1,
+        description="Codes one requester may get for one phone in a day; its sign-in ends the day",
+    )
+    sms_codes_per_phone: int = Field(
+        default=20,
+        ge=1,
+        description="Codes a phone gets in a day from requesters that have not signed it in during"
+        " the last 30 days (requesters that have are exempt); a sign-in ends the day",
+    )
+    sms_limit_per_requester: str = Field(
+        default="30/hour",
+        description="Codes one requester may ask for, whatever the phones (`limits` rules, ';')",
+    )
+    # Replaced by the settings above; production refuses to start with it set, rather than
+    # ignore a limit someone chose.
+    sms_limit_per_phone: str | None = Field(default=None, description="No longer read")
+    # ------------------------------------------------------------------------------------------
     refresh_token_ttl: float = 30 * 86_400.0
     log_level: str = "INFO"
     log_json: bool = True
@@ -122,6 +150,14 @@ class Settings(BaseSettings):
             problems.append(
                 "HEFEITONG_PII_KEYS / HEFEITONG_PII_INDEX_KEY are not set (would derive "
                 "personal-data keys from the secret key)"
+            )
+        if self.sms_backoff_seconds <= 0:
+            problems.append("HEFEITONG_SMS_BACKOFF_SECONDS is 0 (codes could be sent back to back)")
+        if self.sms_limit_per_phone is not None:
+            problems.append(
+                "HEFEITONG_SMS_LIMIT_PER_PHONE is no longer read: set"
+                " HEFEITONG_SMS_BACKOFF_SECONDS, HEFEITONG_SMS_CODES_PER_PHONE_AND_REQUESTER and"
+                " HEFEITONG_SMS_CODES_PER_PHONE"
             )
         if problems:
             raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))

@@ -55,3 +55,16 @@ def test_production_with_real_settings_starts(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HEFEITONG_PII_KEYS", "k1:" + "A" * 43 + "=")
     monkeypatch.setenv("HEFEITONG_PII_INDEX_KEY", "B" * 43 + "=")
     Settings().check_safe()
+
+
+def test_production_refuses_sms_codes_without_back_off_and_the_replaced_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HEFEITONG_ENV", "production")
+    monkeypatch.setenv("HEFEITONG_SMS_BACKOFF_SECONDS", "0")
+    # Replaced by the HEFEITONG_SMS_* limits (issue 13): refused, not silently ignored.
+    monkeypatch.setenv("HEFEITONG_SMS_LIMIT_PER_PHONE", "1/minute;10/day")
+    with pytest.raises(UnsafeSettingsError) as refused:
+        Settings().check_safe()
+    assert "HEFEITONG_SMS_BACKOFF_SECONDS is 0" in str(refused.value)
+    assert "HEFEITONG_SMS_LIMIT_PER_PHONE is no longer read" in str(refused.value)

@@ -1,4 +1,4 @@
-"""The citizen's message centre: one message per status change, newest first, read or not."""
+"""The citizen's message centre: one message per status change or notice, newest first."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.applications.exceptions import MessageNotFound
 from backend.applications.models import Message
 from backend.clock import utcnow
+from backend.identity import Notice
+from backend.ids import uuid7
 from backend.pagination import PageRequest, fetch_page
 
 
@@ -42,3 +44,18 @@ async def mark_read(db: AsyncSession, citizen_id: str, message_id: str) -> None:
     if message.read_at is None:
         message.read_at = utcnow()
         db.add(message)
+
+
+async def post_notice(db: AsyncSession, citizen_id: str, notice: Notice) -> None:
+    """A notice from identity, in the caller's transaction: identity's ``CitizenNotices``
+    (backend/identity/notices.py), handed to it by the composition root."""
+    db.add(
+        Message(
+            citizen_id=citizen_id,
+            event_id=uuid7(),
+            kind=notice.kind,
+            title=notice.title[:200],
+            body=notice.body[:1000],
+            created_at=utcnow(),
+        )
+    )

@@ -25,6 +25,7 @@ KEEPALIVE_SECONDS = 15.0
 
 _MESSAGE: dict[str, Any] = {
     "id": "019cf444-97f0-75c4-89bd-4a5801836819",
+    "kind": "application",
     "application_id": "019cf443-d4a0-7fdb-b8df-550786fdda34",
     "title": "申请已受理",
     "body": "HF2026031600017 申请已受理：受理",
@@ -37,7 +38,18 @@ class MessageOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_MESSAGE]})
 
     id: str
-    application_id: str
+    kind: str = Field(
+        description="消息类别：`application` 办件状态，"
+        "`enterprise` 企业经办人（邀请的答复、移除）。"
+        " What the message is about, for the app to open the right screen: `application` (a"
+        " status change of `application_id`) or `enterprise` (the agents of an enterprise:"
+        " an invitation answered, an agent removed or leaving). More kinds may come: show"
+        " an unknown one as plain text."
+    )
+    application_id: str | None = Field(
+        description="所涉办件；与办件无关的消息为 null。 The application it is about; null for a"
+        " message about none."
+    )
     title: str
     body: str
     created_at: datetime
@@ -65,10 +77,10 @@ MessagePage = Annotated[PageRequest, Depends(page_params(MESSAGES_PER_PAGE))]
     response_model=MessageList,
     summary="消息中心 / Messages",
     description=(
-        "办件状态变化的站内消息，最新在前，按游标分页（把 `next_cursor` 作为 `cursor`"
-        " 传入取下一页），并返回全部未读数；`unread_only=true` 只列未读。"
-        " Messages about the citizen's applications, newest first, a page at a time (pass"
-        " `next_cursor` back as `cursor`), with the unread count of all of them;"
+        "办件状态变化及企业经办人事项的站内消息，最新在前，按游标分页（把 `next_cursor`"
+        " 作为 `cursor` 传入取下一页），并返回全部未读数；`unread_only=true` 只列未读。"
+        " Messages about the citizen's applications and enterprises, newest first, a page at a"
+        " time (pass `next_cursor` back as `cursor`), with the unread count of all of them;"
         " `unread_only=true` lists only unread ones. Citizen token required."
     ),
     responses=problem_responses(InvalidToken),
@@ -86,6 +98,7 @@ async def messages(
         items=[
             MessageOut(
                 id=m.id,
+                kind=m.kind,
                 application_id=m.application_id,
                 title=m.title,
                 body=m.body,

@@ -176,8 +176,14 @@ class OutboxEvent(SQLModel, table=True):
 UNREAD_CONDITION = "read_at IS NULL"
 
 
+# What a message is about, for the app to route a tap: an application's status change, or a
+# notice from identity (an enterprise's agents: invitations answered, an agent removed).
+MESSAGE_KINDS = ("application", "enterprise")
+
+
 class Message(SQLModel, table=True):
-    """The in-app message centre. One message per outbox event, whatever the retries."""
+    """The in-app message centre. One message per outbox event, whatever the retries, and
+    one per notice from identity (``post_notice``; its ``event_id`` is the notice's own)."""
 
     __tablename__ = "applications_message"
     __table_args__ = (
@@ -197,7 +203,11 @@ class Message(SQLModel, table=True):
     id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
     citizen_id: str = Field(max_length=36)
     event_id: str = Field(unique=True, max_length=36)
-    application_id: str = Field(max_length=36)
+    kind: str = Field(
+        default="application", max_length=32, sa_column_kwargs={"server_default": "application"}
+    )
+    # None for a notice that is about no application.
+    application_id: str | None = Field(default=None, max_length=36)
     title: str = Field(max_length=200)
     body: str = Field(max_length=1000)
     created_at: datetime = Field(sa_column=_utc())

@@ -10,6 +10,7 @@ from backend.identity.dependencies import CurrentCaller, current_caller, optiona
 from backend.identity.enterprises import EnterpriseNotLinked, link_for, may_act_for
 from backend.identity.exceptions import AssuranceLevelTooLow, AuthenticationRequired, InvalidToken
 from backend.identity.levels import require_level
+from backend.identity.notices import CitizenNotices, Notice
 from backend.identity.provider_auth import (
     ClientToken,
     CurrentAdmin,
@@ -22,6 +23,7 @@ from backend.identity.service import Identity
 __all__ = [
     "AssuranceLevelTooLow",
     "AuthenticationRequired",
+    "CitizenNotices",
     "ClientToken",
     "CurrentAdmin",
     "CurrentCaller",
@@ -32,6 +34,7 @@ __all__ = [
     "IdentityDep",
     "InvalidToken",
     "NotAnAdministrator",
+    "Notice",
     "SignedIn",
     "client_claims",
     "create_client",

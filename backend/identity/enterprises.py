@@ -2,9 +2,9 @@
 
 A citizen becomes an enterprise's legal representative by holding its business
 licence in the city's e-license library (the licence names the credit code); a
-legal representative may authorize agents by phone number. Acting for an
-enterprise gives a token whose ``act`` claim names it, so departments see both
-the person and the enterprise they act for.
+legal representative invites agents by phone number, who become agents by accepting
+(``agents.py``). Acting for an enterprise gives a token whose ``act`` claim names it,
+so departments see both the person and the enterprise they act for.
 """
 
 from __future__ import annotations
@@ -45,13 +45,6 @@ class NotLegalRepresentative(AppError):
     title_en = "Only the legal representative can authorize agents"
 
 
-class AgentNotFound(AppError):
-    status = 404
-    code = "AGENT_ACCOUNT_NOT_FOUND"
-    title_zh = "经办人需先注册合肥通并完成实名认证"
-    title_en = "The agent needs a real-name verified Hefei Tong account"
-
-
 async def link_as_legal_representative(
     identity: Identity, db: AsyncSession, citizen: Citizen, credit_code: str
 ) -> Enterprise:
@@ -69,13 +62,14 @@ async def link_as_legal_representative(
         )
         db.add(enterprise)
         await db.flush()
-    await _link(db, enterprise, citizen.id, LEGAL_REPRESENTATIVE, granted_by=None)
+    await add_link(db, enterprise, citizen.id, LEGAL_REPRESENTATIVE, granted_by=None)
     return enterprise
 
 
-async def _link(
+async def add_link(
     db: AsyncSession, enterprise: Enterprise, citizen_id: str, role: str, granted_by: str | None
 ) -> None:
+    """Link the citizen to the enterprise in ``role``; a legal representative stays one."""
     existing = await db.exec(
         select(EnterpriseLink).where(
             EnterpriseLink.enterprise_id == enterprise.id, EnterpriseLink.citizen_id == citizen_id
@@ -142,18 +136,6 @@ async def link_for(
     if row is None:
         raise EnterpriseNotLinked()
     return row[0], row[1]
-
-
-async def authorize_agent(
-    identity: Identity, db: AsyncSession, citizen: Citizen, credit_code: str, agent_phone: str
-) -> None:
-    link, enterprise = await link_for(db, citizen.id, credit_code)
-    if link.role != LEGAL_REPRESENTATIVE:
-        raise NotLegalRepresentative()
-    agent = await identity.citizen_by_phone_hash(db, identity.phone_hash(agent_phone))
-    if agent is None or agent.assurance_level < 2:
-        raise AgentNotFound()
-    await _link(db, enterprise, agent.id, AGENT, granted_by=citizen.id)
 
 
 async def act_as(

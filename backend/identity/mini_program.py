@@ -51,7 +51,13 @@ async def login_with_code(
 
 
 async def bind_with_phone(
-    identity: Identity, db: AsyncSession, ticket: str, phone: str, code: str, device: str
+    identity: Identity,
+    db: AsyncSession,
+    ticket: str,
+    phone: str,
+    code: str,
+    requester: str,
+    device: str,
 ) -> TokenPair:
     raw = await identity.kv.get(f"mp-ticket:{ticket}")
     if raw is None:
@@ -59,6 +65,7 @@ async def bind_with_phone(
     phone_hash = identity.phone_hash(phone)
     if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code, clock=identity.clock):
         raise OtpInvalid()
+    await identity.phone_proven(phone_hash, requester)
     if await identity.kv.delete(f"mp-ticket:{ticket}") != 1:
         raise BindingTicketInvalid()  # used by a concurrent request a moment ago
     pending = json.loads(raw)

@@ -144,3 +144,47 @@ class EnterpriseLink(SQLModel, table=True):
     role: str = Field(max_length=32)  # legal_representative | agent
     granted_by: str | None = Field(default=None, max_length=36)
     created_at: datetime = Field(sa_column=_utc_column())
+
+
+# An invitation still waiting for an answer, or accepted (its agent still acting).
+OPEN_INVITATION = "status IN ('pending', 'accepted')"
+
+
+class AgentInvitation(SQLModel, table=True):
+    """An enterprise's invitation to a phone to act as its agent; once accepted, the agent.
+
+    Kept by phone (its keyed hash, and encrypted to show it masked), not by account: inviting
+    answers the same whether or not the phone has an account, and the invitation waits for the
+    phone's owner to sign in, verify their real name and accept it. The agent's authority is
+    the ``EnterpriseLink`` accepting creates; this row is the record of their consent and the
+    id the legal representative removes them by.
+    """
+
+    __tablename__ = "identity_agent_invitation"
+    __table_args__ = (
+        # One open invitation (or agency) per enterprise and phone, whatever the concurrency.
+        Index(
+            "uq_identity_agent_invitation_open",
+            "enterprise_id",
+            "phone_hash",
+            unique=True,
+            postgresql_where=text(OPEN_INVITATION),
+            sqlite_where=text(OPEN_INVITATION),
+        ),
+        # The enterprise's agents and invitations, and the invitations to a phone, by page.
+        Index("ix_identity_agent_invitation_enterprise_page", "enterprise_id", "created_at", "id"),
+        Index("ix_identity_agent_invitation_phone_page", "phone_hash", "created_at", "id"),
+    )
+
+    id: str = Field(default_factory=uuid7, primary_key=True, max_length=36)
+    enterprise_id: str = Field(foreign_key="identity_enterprise.id", max_length=36)
+    phone_hash: str = Field(max_length=64)
+    phone_enc: str
+    invited_by: str = Field(max_length=36)
+    # pending | accepted | declined | withdrawn (by the enterprise) | removed | left
+    status: str = Field(max_length=16)
+    # The agent, once accepted.
+    citizen_id: str | None = Field(default=None, foreign_key="identity_citizen.id", max_length=36)
+    created_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column())
+    answered_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

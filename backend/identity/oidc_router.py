@@ -14,6 +14,7 @@ from backend.identity import oidc, otp
 from backend.identity.auth import CurrentCitizen, IdentityDep
 from backend.identity.exceptions import InvalidToken, RateLimited
 from backend.identity.pages import consent_page, error_page, sign_in_page
+from backend.identity.requester import requester_of
 from backend.identity.service import LOGIN
 from backend.identity.validators import normalize_phone
 
@@ -123,9 +124,8 @@ async def sign_in_code(
     except ValueError:
         page = sign_in_page(request_id, pending.client_name, phone, "手机号码格式不正确")
         return HTMLResponse(page, status_code=422)
-    client_ip = request.client.host if request.client else "unknown"
     try:
-        await identity.send_login_code(normalized, client_ip)
+        await identity.send_login_code(normalized, requester_of(request))
     except RateLimited:
         page = sign_in_page(
             request_id, pending.client_name, normalized, "发送过于频繁，请稍后再试", True
@@ -137,6 +137,7 @@ async def sign_in_code(
 
 @router.post("/oauth2/sign-in", include_in_schema=False)
 async def sign_in(
+    request: Request,
     db: SessionDep,
     identity: IdentityDep,
     request_id: Annotated[str, Form(alias="request", max_length=64)],
@@ -154,6 +155,7 @@ async def sign_in(
     if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code, clock=identity.clock):
         page = sign_in_page(request_id, pending.client_name, normalized, "验证码错误或已失效", True)
         return HTMLResponse(page, status_code=401)
+    await identity.phone_proven(phone_hash, requester_of(request))
     citizen = await identity.citizen_for_phone(db, normalized, phone_hash)
     sso_token = await oidc.start_browser_session(identity, citizen.id)
     response = await _continue(request_id, pending, db, identity, sso_token)

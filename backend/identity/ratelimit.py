@@ -1,4 +1,8 @@
-"""Rate limits on the KV backend's store (``limits``): in-process or Redis, like the KV."""
+"""Rate limits on the KV backend's store (``limits``): in-process or Redis, like the KV.
+
+Plain moving windows: per address and per account. The per-phone limits of sign-in codes
+(back-off, a daily count that a sign-in ends) are ``sms_limits.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,14 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 # Moving windows: "1 per minute" must mean 60 s between sends, not "once per clock minute".
-SMS_PER_IP = (parse("30/hour"),)
 PASSWORD_FAILURES_PER_ACCOUNT = (parse("5/15minutes"),)
 PASSWORD_PER_IP = (parse("60/hour"),)
 
 
 class RateLimits:
-    def __init__(self, redis_url: str | None, namespace: str, sms_per_phone: str) -> None:
-        self.sms_per_phone = tuple(parse_many(sms_per_phone))
+    def __init__(self, redis_url: str | None, namespace: str, sms_per_requester: str) -> None:
+        # Sign-in codes one requester may ask for, whatever the phones.
+        self.sms_per_requester = tuple(parse_many(sms_per_requester))
         storage: Storage
         if redis_url is None:
             storage = MemoryStorage()

@@ -29,6 +29,7 @@ from backend.identity.exceptions import (
 )
 from backend.identity.models import Citizen
 from backend.identity.otp import CODE_TTL
+from backend.identity.requester import requester_of
 from backend.identity.schemas import (
     FaceVerification,
     Me,
@@ -57,23 +58,26 @@ jwks_router = APIRouter(tags=["auth"])
 RECENT_LOGIN_SECONDS = 300
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @auth_router.post(
     "/sms-codes",
     response_model=SmsCodeSent,
     status_code=202,
     summary="发送短信验证码 / Send a sign-in code",
-    description="已注册与未注册的手机号回答相同。Known and unknown phones get the same answer.",
+    description=(
+        "已注册与未注册的手机号回答相同。同一来源对同一手机号再次获取验证码须等待"
+        " `resend_after` 秒，每次加倍；该手机号登录成功后重新计算。"
+        " Known and unknown phones get the same answer. Another code for the same phone from the"
+        " same requester (client address) waits `resend_after` seconds, doubling with each code"
+        " of the day; signing that phone in starts afresh. Too many is 429 `RATE_LIMITED` with"
+        " `Retry-After`."
+    ),
     responses=problem_responses(RateLimited),
 )
 async def send_sms_code(
     body: SmsCodeRequest, request: Request, identity: IdentityDep
 ) -> SmsCodeSent:
-    await identity.send_login_code(body.phone, _client_ip(request))
-    return SmsCodeSent(expires_in=int(CODE_TTL), resend_after=60)
+    resend_after = await identity.send_login_code(body.phone, requester_of(request))
+    return SmsCodeSent(expires_in=int(CODE_TTL), resend_after=resend_after)
 
 
 @auth_router.post(
@@ -83,8 +87,12 @@ async def send_sms_code(
     description="首次登录即创建账号（L1）。The first sign-in creates the account (L1).",
     responses=problem_responses(OtpInvalid),
 )
-async def login_sms(body: SmsLogin, db: SessionDep, identity: IdentityDep) -> TokenPair:
-    return await identity.login_with_sms(db, body.phone, body.code, body.client, body.device)
+async def login_sms(
+    body: SmsLogin, request: Request, db: SessionDep, identity: IdentityDep
+) -> TokenPair:
+    return await identity.login_with_sms(
+        db, body.phone, body.code, requester_of(request), body.client, body.device
+    )
 
 
 @auth_router.post(
@@ -103,7 +111,7 @@ async def login_password(
     body: PasswordLogin, request: Request, db: SessionDep, identity: IdentityDep
 ) -> TokenPair:
     return await identity.login_with_password(
-        db, body.phone, body.password, _client_ip(request), body.client, body.device
+        db, body.phone, body.password, requester_of(request), body.client, body.device
     )
 
 
@@ -139,10 +147,10 @@ async def login_mini_program(
     responses=problem_responses(BindingTicketInvalid, OtpInvalid),
 )
 async def bind_mini_program(
-    body: MiniProgramBind, db: SessionDep, identity: IdentityDep
+    body: MiniProgramBind, request: Request, db: SessionDep, identity: IdentityDep
 ) -> TokenPair:
     return await mini_program.bind_with_phone(
-        identity, db, body.binding_ticket, body.phone, body.code, body.device
+        identity, db, body.binding_ticket, body.phone, body.code, requester_of(request), body.device
     )
 
 

@@ -248,3 +248,63 @@ class EnterpriseOut(BaseModel):
 
 class EnterpriseList(Page[EnterpriseOut]):
     pass
+
+
+class AgentOut(BaseModel):
+    """An agent of the enterprise, or an invitation still waiting for an answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "019cf443-9238-703e-88f1-bb76d920bb83",
+                    "status": "active",
+                    "phone": "138****1234",
+                    "name": "张*",
+                    "invited_at": "2026-03-16T02:05:33Z",
+                    "expires_at": None,
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="For `DELETE …/agents/{agent_id}`")
+    status: Literal["invited", "active"] = Field(
+        description="`invited`: waiting for an answer; `active`: accepted, acts for the enterprise"
+    )
+    phone: str = Field(description="Masked")
+    name: str | None = Field(description="Masked; null until the invitation is accepted")
+    invited_at: datetime
+    expires_at: datetime | None = Field(description="When an unanswered invitation lapses")
+
+
+class AgentList(Page[AgentOut]):
+    pass
+
+
+class InvitationOut(BaseModel):
+    """An invitation to act for an enterprise, waiting for the citizen's answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "019cf443-9238-703e-88f1-bb76d920bb83",
+                    "credit_code": "91340100MA2N0XYW1H",
+                    "enterprise_name": "合肥某某科技有限公司",
+                    "invited_at": "2026-03-16T02:05:33Z",
+                    "expires_at": "2026-03-23T02:05:33Z",
+                }
+            ]
+        }
+    )
+
+    id: str
+    credit_code: str
+    enterprise_name: str
+    invited_at: datetime
+    expires_at: datetime
+
+
+class InvitationList(Page[InvitationOut]):
+    pass

@@ -36,13 +36,14 @@ from backend.identity.exceptions import (
     retry_after,
 )
 from backend.identity.models import AuthSession, Citizen, RefreshToken
+from backend.identity.notices import CitizenNotices
 from backend.identity.ratelimit import (
     PASSWORD_FAILURES_PER_ACCOUNT,
     PASSWORD_PER_IP,
-    SMS_PER_IP,
     RateLimits,
 )
 from backend.identity.schemas import TokenPair
+from backend.identity.sms_limits import SmsCodeLimits
 from backend.identity.tokens import AccessClaims, TokenService
 from backend.kv import KV
 from backend.pagination import PageRequest, fetch_page
@@ -75,6 +76,10 @@ class Identity:
     refresh_ttl: float
     passwords: PasswordHash
     sessions: async_sessionmaker[AsyncSession]
+    # The per-phone limits of sign-in codes, judged by ``clock`` (sms_limits.py).
+    sms_limits: SmsCodeLimits
+    # In-app messages to citizens, written by the message centre (notices.py).
+    notices: CitizenNotices
     # What OTP expiry is judged by (the app's; a test moves it to let a code expire).
     clock: Clock = SYSTEM
     # Callers by access-token id: one account lookup per token, not per request. A change
@@ -102,26 +107,45 @@ class Identity:
     def phone_hash(self, phone: str) -> str:
         return self.pii.blind_index(phone, field="phone")
 
+    def requester_hash(self, requester: str) -> str:
+        """What rate limits key a requester by: a keyed hash, never the address in clear."""
+        return self.pii.blind_index(requester, field="requester")
+
     # --- SMS codes ----------------------------------------------------------------------
 
-    async def send_login_code(self, phone: str, client_ip: str) -> None:
-        """Same answer for known and unknown phones: an SMS login creates the account."""
+    async def send_login_code(self, phone: str, requester: str) -> int:
+        """Text a sign-in code; returns the seconds before ``requester`` may ask again.
+
+        Same answer for known and unknown phones: an SMS login creates the account, and the
+        limits (sms_limits.py) read the phone's and the requester's history only.
+        """
         phone_hash = self.phone_hash(phone)
-        for rules, key in ((self.limits.sms_per_phone, phone_hash), (SMS_PER_IP, client_ip)):
-            wait = await self.limits.hit(rules, "sms", key)
-            if wait is not None:
-                raise RateLimited("Too many codes requested", headers=retry_after(wait))
+        who = self.requester_hash(requester)
+        wait = await self.limits.hit(self.limits.sms_per_requester, "sms", who)
+        if wait is not None:
+            raise RateLimited("Too many codes requested", headers=retry_after(wait))
+        admitted = await self.sms_limits.admit(phone_hash, who)
+        if not admitted.allowed:
+            raise RateLimited(
+                "Too many codes requested for this phone", headers=retry_after(admitted.seconds)
+            )
         code = await otp.issue_code(self.kv, LOGIN, phone_hash, clock=self.clock)
         await self.department(
             "sms", "send", {"phone": phone, "template": "SMS_LOGIN", "values": {"code": code}}
         )
+        return admitted.seconds
+
+    async def phone_proven(self, phone_hash: str, requester: str) -> None:
+        """The requester signed the phone in: the code limits it had used up are lifted."""
+        await self.sms_limits.proven(phone_hash, self.requester_hash(requester))
 
     async def login_with_sms(
-        self, db: AsyncSession, phone: str, code: str, client: str, device: str
+        self, db: AsyncSession, phone: str, code: str, requester: str, client: str, device: str
     ) -> TokenPair:
         phone_hash = self.phone_hash(phone)
         if not await otp.consume_code(self.kv, LOGIN, phone_hash, code, clock=self.clock):
             raise OtpInvalid()
+        await self.phone_proven(phone_hash, requester)
         citizen = await self.citizen_for_phone(db, phone, phone_hash)
         return await self.start_session(db, citizen, client, device)
 
@@ -167,10 +191,10 @@ class Identity:
     # --- passwords ----------------------------------------------------------------------
 
     async def login_with_password(
-        self, db: AsyncSession, phone: str, password: str, client_ip: str, client: str, device: str
+        self, db: AsyncSession, phone: str, password: str, requester: str, client: str, device: str
     ) -> TokenPair:
         phone_hash = self.phone_hash(phone)
-        wait = await self.limits.hit(PASSWORD_PER_IP, "password-ip", client_ip)
+        wait = await self.limits.hit(PASSWORD_PER_IP, "password-ip", self.requester_hash(requester))
         wait = wait or await self.limits.blocked(PASSWORD_FAILURES_PER_ACCOUNT, "pw", phone_hash)
         if wait is not None:
             raise RateLimited("Too many sign-in attempts", headers=retry_after(wait))
@@ -181,6 +205,7 @@ class Identity:
         if not valid or citizen is None or citizen.password_hash is None:
             await self.limits.hit(PASSWORD_FAILURES_PER_ACCOUNT, "pw", phone_hash)
             raise InvalidCredentials()
+        await self.phone_proven(phone_hash, requester)
         return await self.start_session(db, citizen, client, device)
 
     async def set_password(self, db: AsyncSession, citizen: Citizen, password: str) -> None:

@@ -127,7 +127,20 @@ class TokenService:
         claims = self._decode(token)
         if await self.kv.get(_session_key(claims.session_id)) is not None:
             raise TokenInvalid("session revoked")
+        if claims.acting_for is not None:
+            # One more read, for tokens that act for an enterprise only.
+            ended = await self.kv.get(_acting_key(claims.subject, claims.acting_for))
+            if ended is not None and claims.issued_at <= int(ended):
+                raise TokenInvalid("no longer acts for this enterprise")
         return claims
+
+    async def end_acting(self, subject: str, credit_code: str) -> None:
+        """Tokens issued so far that act for the enterprise stop working on every worker (an
+        agent removed, or leaving); the citizen's other tokens, and later ones, are untouched.
+        """
+        await self.kv.set(
+            _acting_key(subject, credit_code), str(int(time.time())), ttl=self.ttl + 60
+        )
 
     async def revoke_session(self, session_id: str) -> None:
         """Every access token of this session stops working on every worker.
@@ -140,3 +153,7 @@ class TokenService:
 
 def _session_key(session_id: str) -> str:
     return f"auth:revoked-session:{session_id}"
+
+
+def _acting_key(subject: str, credit_code: str) -> str:
+    return f"auth:ended-acting:{subject}:{credit_code}"

@@ -567,7 +567,7 @@ export interface paths {
         put?: never;
         /**
          * 发送短信验证码 / Send a sign-in code
-         * @description 已注册与未注册的手机号回答相同。Known and unknown phones get the same answer.
+         * @description 已注册与未注册的手机号回答相同。同一来源对同一手机号再次获取验证码须等待 `resend_after` 秒，每次加倍；该手机号登录成功后重新计算。 Known and unknown phones get the same answer. Another code for the same phone from the same requester (client address) waits `resend_after` seconds, doubling with each code of the day; signing that phone in starts afresh. Too many is 429 `RATE_LIMITED` with `Retry-After`.
          */
         post: operations["auth-send-sms-code"];
         delete?: never;
@@ -716,6 +716,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/enterprise-invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 我收到的经办人邀请 / Invitations to act for an enterprise
+         * @description 发给本账号手机号、尚未答复且未过期的经办人邀请，最近的在前，按游标分页。 The invitations to the account's phone that wait for an answer and have not lapsed, newest first, a page at a time. Citizen token required.
+         */
+        get: operations["me-list-invitations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/enterprise-invitations/{invitation_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 接受经办人邀请 / Accept an invitation
+         * @description 成为该企业的经办人，须已实名认证（L2）；法定代表人收到站内消息。 Become the enterprise's agent; needs a real-name verified account (403 `ASSURANCE_LEVEL_TOO_LOW`). The legal representative gets a message. An invitation that is not to this account's phone, was answered or has lapsed is 404 `INVITATION_NOT_FOUND`.
+         */
+        post: operations["me-accept-invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/enterprise-invitations/{invitation_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 谢绝经办人邀请 / Decline an invitation
+         * @description 谢绝邀请；法定代表人收到站内消息（手机号脱敏）。 Declines the invitation; the legal representative gets a message naming the masked phone. An invitation that is not to this account's phone, was answered or has lapsed is 404 `INVITATION_NOT_FOUND`.
+         */
+        post: operations["me-decline-invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/enterprises": {
         parameters: {
             query?: never;
@@ -740,7 +800,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/me/enterprises/{credit_code}/agents": {
+    "/v1/me/enterprises/{credit_code}": {
         parameters: {
             query?: never;
             header?: never;
@@ -749,12 +809,56 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        post?: never;
         /**
-         * 授权经办人 / Authorize an agent
-         * @description 法定代表人以手机号指定另一位已实名（L2）的用户为企业经办人。 The legal representative makes another real-name verified (L2) account, named by its phone, an agent of the enterprise. An agent calling is 403 `NOT_LEGAL_REPRESENTATIVE`; no L2 account with that phone is 404 `AGENT_ACCOUNT_NOT_FOUND`.
+         * 退出企业 / Stop acting for an enterprise
+         * @description 经办人退出企业（法定代表人收到站内消息）；法定代表人也可解除关联，之后可凭营业执照重新关联。以该企业身份取得的令牌随即失效。 An agent stops acting for the enterprise (its legal representative gets a message); a legal representative may unlink too, and link again with the licence. Tokens acting for the enterprise stop working at once. Not linked is 404 `ENTERPRISE_NOT_FOUND`.
+         */
+        delete: operations["me-leave-enterprise"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/enterprises/{credit_code}/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 经办人与邀请 / Agents and invitations
+         * @description 企业的经办人及待答复的邀请（手机号、姓名脱敏），最近的在前，按游标分页；仅法定代表人可查看。 The enterprise's agents and the invitations still waiting for an answer (phone and name masked), newest first, a page at a time. Legal representative only (403 `NOT_LEGAL_REPRESENTATIVE`).
+         */
+        get: operations["me-list-agents"];
+        put?: never;
+        /**
+         * 邀请经办人 / Invite an agent
+         * @description 法定代表人以手机号邀请经办人；对方登录并完成实名认证（L2）后接受邀请才成为经办人，邀请7天内有效。无论该手机号是否已注册，回答都相同。 The legal representative invites a phone to act for the enterprise; its owner becomes an agent by accepting (`POST /v1/me/enterprise-invitations/{invitation_id}/accept`, with a real-name verified account) within 7 days. The answer is the same whether or not the phone has an account; inviting an agent or a waiting invitation again changes nothing but the invitation's 7 days. An agent calling is 403 `NOT_LEGAL_REPRESENTATIVE`; more than 20 invitations waiting is 409 `TOO_MANY_INVITATIONS`.
          */
         post: operations["me-authorize-agent"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/enterprises/{credit_code}/agents/{agent_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * 移除经办人或撤回邀请 / Remove an agent or withdraw an invitation
+         * @description 法定代表人取消经办人授权（其以企业身份取得的令牌随即失效，并收到站内消息），或撤回未答复的邀请。 The legal representative ends an agent's authority (their tokens acting for the enterprise stop working at once, and they get a message), or withdraws an invitation not yet answered. An id that is not one of this enterprise's agents or open invitations is 404 `AGENT_NOT_FOUND`.
+         */
+        delete: operations["me-remove-agent"];
         options?: never;
         head?: never;
         patch?: never;
@@ -809,7 +913,7 @@ export interface paths {
         };
         /**
          * 消息中心 / Messages
-         * @description 办件状态变化的站内消息，最新在前，按游标分页（把 `next_cursor` 作为 `cursor` 传入取下一页），并返回全部未读数；`unread_only=true` 只列未读。 Messages about the citizen's applications, newest first, a page at a time (pass `next_cursor` back as `cursor`), with the unread count of all of them; `unread_only=true` lists only unread ones. Citizen token required.
+         * @description 办件状态变化及企业经办人事项的站内消息，最新在前，按游标分页（把 `next_cursor` 作为 `cursor` 传入取下一页），并返回全部未读数；`unread_only=true` 只列未读。 Messages about the citizen's applications and enterprises, newest first, a page at a time (pass `next_cursor` back as `cursor`), with the unread count of all of them; `unread_only=true` lists only unread ones. Citizen token required.
          */
         get: operations["me-messages"];
         put?: never;
@@ -1528,6 +1632,61 @@ export interface components {
              * @description 全部版本，最早在前；版本多时请用分页的 GET …/versions。 Every version, oldest first; GET /v1/provider/adapters/{adapter_id}/versions pages them.
              */
             versions: components["schemas"]["VersionOut"][];
+        };
+        /** AgentList */
+        AgentList: {
+            /** Items */
+            items: components["schemas"]["AgentOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * AgentOut
+         * @description An agent of the enterprise, or an invitation still waiting for an answer.
+         * @example {
+         *       "expires_at": null,
+         *       "id": "019cf443-9238-703e-88f1-bb76d920bb83",
+         *       "invited_at": "2026-03-16T02:05:33Z",
+         *       "name": "张*",
+         *       "phone": "138****1234",
+         *       "status": "active"
+         *     }
+         */
+        AgentOut: {
+            /**
+             * Expires At
+             * @description When an unanswered invitation lapses
+             */
+            expires_at: string | null;
+            /**
+             * Id
+             * @description For `DELETE …/agents/{agent_id}`
+             */
+            id: string;
+            /**
+             * Invited At
+             * Format: date-time
+             */
+            invited_at: string;
+            /**
+             * Name
+             * @description Masked; null until the invitation is accepted
+             */
+            name: string | null;
+            /**
+             * Phone
+             * @description Masked
+             */
+            phone: string;
+            /**
+             * Status
+             * @description `invited`: waiting for an answer; `active`: accepted, acts for the enterprise
+             * @enum {string}
+             */
+            status: "invited" | "active";
         };
         /** AgentRequest */
         AgentRequest: {
@@ -2255,6 +2414,45 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** InvitationList */
+        InvitationList: {
+            /** Items */
+            items: components["schemas"]["InvitationOut"][];
+            /**
+             * Next Cursor
+             * @description 下一页的游标；为 null 表示没有更多。 Pass as `cursor` for the next page; null when this is the last page.
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * InvitationOut
+         * @description An invitation to act for an enterprise, waiting for the citizen's answer.
+         * @example {
+         *       "credit_code": "91340100MA2N0XYW1H",
+         *       "enterprise_name": "合肥某某科技有限公司",
+         *       "expires_at": "2026-03-23T02:05:33Z",
+         *       "id": "019cf443-9238-703e-88f1-bb76d920bb83",
+         *       "invited_at": "2026-03-16T02:05:33Z"
+         *     }
+         */
+        InvitationOut: {
+            /** Credit Code */
+            credit_code: string;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /**
+             * Invited At
+             * Format: date-time
+             */
+            invited_at: string;
+        };
         /**
          * InvokeRequest
          * @example {
@@ -2452,6 +2650,7 @@ export interface components {
          *           "body": "HF2026031600017 申请已受理：受理",
          *           "created_at": "2026-03-16T02:05:33Z",
          *           "id": "019cf444-97f0-75c4-89bd-4a5801836819",
+         *           "kind": "application",
          *           "read": false,
          *           "title": "申请已受理"
          *         }
@@ -2481,13 +2680,17 @@ export interface components {
          *       "body": "HF2026031600017 申请已受理：受理",
          *       "created_at": "2026-03-16T02:05:33Z",
          *       "id": "019cf444-97f0-75c4-89bd-4a5801836819",
+         *       "kind": "application",
          *       "read": false,
          *       "title": "申请已受理"
          *     }
          */
         MessageOut: {
-            /** Application Id */
-            application_id: string;
+            /**
+             * Application Id
+             * @description 所涉办件；与办件无关的消息为 null。 The application it is about; null for a message about none.
+             */
+            application_id: string | null;
             /** Body */
             body: string;
             /**
@@ -2497,6 +2700,11 @@ export interface components {
             created_at: string;
             /** Id */
             id: string;
+            /**
+             * Kind
+             * @description 消息类别：`application` 办件状态，`enterprise` 企业经办人（邀请的答复、移除）。 What the message is about, for the app to open the right screen: `application` (a status change of `application_id`) or `enterprise` (the agents of an enterprise: an invitation answered, an agent removed or leaving). More kinds may come: show an unknown one as plain text.
+             */
+            kind: string;
             /** Read */
             read: boolean;
             /** Title */
@@ -5772,6 +5980,165 @@ export interface operations {
             };
         };
     };
+    "me-list-invitations": {
+        parameters: {
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "me-accept-invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnterpriseOut"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ASSURANCE_LEVEL_TOO_LOW`: Identity assurance level too low / 身份认证等级不足 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INVITATION_NOT_FOUND`: No such invitation, or it was answered or has expired / 邀请不存在、已答复或已过期 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "me-decline-invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `INVITATION_NOT_FOUND`: No such invitation, or it was answered or has expired / 邀请不存在、已答复或已过期 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "me-list-enterprises": {
         parameters: {
             query?: {
@@ -5875,6 +6242,125 @@ export interface operations {
             };
         };
     };
+    "me-leave-enterprise": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credit_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ENTERPRISE_NOT_FOUND`: You are not linked to this enterprise / 您未关联该企业 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "me-list-agents": {
+        parameters: {
+            query?: {
+                /** @description 上一页返回的 next_cursor；首页不传。 The `next_cursor` of the previous page; omit for the first page. */
+                cursor?: string | null;
+                /** @description 每页条数（1–100，默认 20）。 Items per page (1–100, default 20). */
+                page_size?: number | null;
+                /**
+                 * @deprecated
+                 * @description 旧参数，同 page_size。 The old name of `page_size`; use `page_size`.
+                 */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                credit_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentList"];
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NOT_LEGAL_REPRESENTATIVE`: Only the legal representative can authorize agents / 只有法定代表人可以授权经办人 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ENTERPRISE_NOT_FOUND`: You are not linked to this enterprise / 您未关联该企业 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "me-authorize-agent": {
         parameters: {
             query?: never;
@@ -5917,7 +6403,75 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `ENTERPRISE_NOT_FOUND`: You are not linked to this enterprise / 您未关联该企业; `AGENT_ACCOUNT_NOT_FOUND`: The agent needs a real-name verified Hefei Tong account / 经办人需先注册合肥通并完成实名认证 */
+            /** @description `ENTERPRISE_NOT_FOUND`: You are not linked to this enterprise / 您未关联该企业 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `TOO_MANY_INVITATIONS`: Too many agent invitations await an answer; withdraw some first / 待答复的经办人邀请过多，请先撤回一些 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "me-remove-agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credit_code: string;
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `NOT_LEGAL_REPRESENTATIVE`: Only the legal representative can authorize agents / 只有法定代表人可以授权经办人 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ENTERPRISE_NOT_FOUND`: You are not linked to this enterprise / 您未关联该企业; `AGENT_NOT_FOUND`: No such agent or invitation of this enterprise / 该企业没有这位经办人或邀请 */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from integrations.sandbox import SandboxHandle, data
 from tests.applications.helpers import submit
-from tests.identity.helpers import bearer, sign_in_real_name
+from tests.identity.helpers import bearer, make_agent, sign_in_real_name
 
 SERVICE = "entrepreneurship-guaranteed-loan"
 
@@ -36,12 +36,7 @@ async def test_enterprise_applications_are_shared_with_linked_citizens_only(
         "/v1/me/enterprises", json={"credit_code": credit_code}, headers=bearer(owner)
     )
     assert linked.status_code == 201, linked.text
-    added = await client.post(
-        f"/v1/me/enterprises/{credit_code}/agents",
-        json={"phone": agent["phone"]},
-        headers=bearer(owner),
-    )
-    assert added.status_code == 204
+    await make_agent(client, owner, agent, credit_code)
 
     async def acting(tokens: dict[str, str]) -> dict[str, str]:
         response = await client.post(

@@ -1,7 +1,7 @@
 """The API keeps the consumer contracts: each committed pact file replayed against it.
 
 The API runs for real (uvicorn, the embedded database, the sandbox departments over HTTP),
-with the production SMS limit so "rate limited" is the real limit. A second small server on
+with the production SMS back-off so "rate limited" is the real limit. A second small server on
 the same event loop answers the verifier's provider-state calls (``pact_states.py``). The
 Pact verifier itself blocks, so the servers run on a thread of their own.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from pact import Verifier
 
+from backend.settings import Settings
 from integrations.sandbox import SandboxHandle
 from mobile_contracts.consumer import PROVIDER, pact_file
 from tests.conftest import make_settings
@@ -33,8 +34,8 @@ CONSUMERS = {
     "hefeitong-app": CONTRACTS / "app" / "pacts",
     "hefeitong-mini-program": CONTRACTS / "mini_program" / "pacts",
 }
-# The production limit (Settings' default): one code per phone per minute.
-SMS_LIMIT = "1/minute;10/day"
+# The production back-off (Settings' default): a minute after a phone's first code.
+SMS_BACKOFF = Settings.model_fields["sms_backoff_seconds"].default
 
 
 @dataclass
@@ -46,7 +47,7 @@ class RunningProvider:
 async def _serve(
     sandbox: SandboxHandle, tmp_path: Path, ready: Future[RunningProvider], stop: asyncio.Event
 ) -> None:
-    settings = make_settings(tmp_path, None, None, sandbox, sms_limit_per_phone=SMS_LIMIT)
+    settings = make_settings(tmp_path, None, None, sandbox, sms_backoff_seconds=SMS_BACKOFF)
     async with serving(settings) as (app, api):
         states = ProviderStates(app, api, sandbox)
         async with listening(states.asgi()) as states_url:

@@ -72,3 +72,32 @@ async def sign_in_real_name(
         "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     return dict(refreshed.json()) | {"phone": tokens["phone"], "id_number": id_number}
+
+
+async def invitation_to(
+    client: httpx.AsyncClient, invitee: dict[str, Any], credit_code: str
+) -> dict[str, Any]:
+    """The invitee's waiting invitation from the enterprise (it must be there)."""
+    listed = await client.get("/v1/me/enterprise-invitations", headers=bearer(invitee))
+    assert listed.status_code == 200, listed.text
+    return next(i for i in listed.json()["items"] if i["credit_code"] == credit_code)
+
+
+async def make_agent(
+    client: httpx.AsyncClient,
+    representative: dict[str, Any],
+    agent: dict[str, Any],
+    credit_code: str,
+) -> None:
+    """The legal representative invites ``agent`` (an L2 citizen), who accepts."""
+    invited = await client.post(
+        f"/v1/me/enterprises/{credit_code}/agents",
+        json={"phone": agent["phone"]},
+        headers=bearer(representative),
+    )
+    assert invited.status_code == 204, invited.text
+    invitation = await invitation_to(client, agent, credit_code)
+    accepted = await client.post(
+        f"/v1/me/enterprise-invitations/{invitation['id']}/accept", headers=bearer(agent)
+    )
+    assert accepted.status_code == 200, accepted.text

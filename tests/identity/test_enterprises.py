@@ -7,7 +7,7 @@ import jwt
 
 from integrations.identifiers import credit_code_check_char
 from integrations.sandbox import SandboxHandle, data
-from tests.identity.helpers import bearer, sign_in, sign_in_real_name
+from tests.identity.helpers import bearer, make_agent, sign_in, sign_in_real_name
 
 
 def _owner_id_number() -> str:
@@ -44,13 +44,8 @@ async def test_legal_representative_agent_and_acting(
     assert refused.status_code == 422
     assert refused.json()["code"] == "ENTERPRISE_NOT_VERIFIED"
 
-    # The legal representative authorizes an agent, who can then act for the enterprise.
-    added = await client.post(
-        f"/v1/me/enterprises/{company['creditCode']}/agents",
-        json={"phone": stranger["phone"]},
-        headers=bearer(owner),
-    )
-    assert added.status_code == 204
+    # The legal representative invites an agent, who accepts and can then act for it.
+    await make_agent(client, owner, stranger, company["creditCode"])
     mine = (await client.get("/v1/me/enterprises", headers=bearer(stranger))).json()["items"]
     assert mine == [
         {"credit_code": company["creditCode"], "name": company["enterpriseName"], "role": "agent"}
