@@ -11,8 +11,8 @@ cannot change a column's nullability in place; batch mode copies the table, so i
 are dropped first and built again after (the partial one would not survive the copy).
 Downgrading deletes the messages that are about no application.
 
-Revision ID: 0015_abuse
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-08
 """
 
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0015_abuse"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
