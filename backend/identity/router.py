@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from backend.client_address import client_ip
 from backend.db import SessionDep
 from backend.department_problems import DepartmentRejected
 from backend.errors import problem_responses
@@ -57,10 +58,6 @@ jwks_router = APIRouter(tags=["auth"])
 RECENT_LOGIN_SECONDS = 300
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @auth_router.post(
     "/sms-codes",
     response_model=SmsCodeSent,
@@ -72,7 +69,7 @@ def _client_ip(request: Request) -> str:
 async def send_sms_code(
     body: SmsCodeRequest, request: Request, identity: IdentityDep
 ) -> SmsCodeSent:
-    await identity.send_login_code(body.phone, _client_ip(request))
+    await identity.send_login_code(body.phone, client_ip(request))
     return SmsCodeSent(expires_in=int(CODE_TTL), resend_after=60)
 
 
@@ -103,7 +100,7 @@ async def login_password(
     body: PasswordLogin, request: Request, db: SessionDep, identity: IdentityDep
 ) -> TokenPair:
     return await identity.login_with_password(
-        db, body.phone, body.password, _client_ip(request), body.client, body.device
+        db, body.phone, body.password, client_ip(request), body.client, body.device
     )
 
 
