@@ -1443,9 +1443,29 @@ export interface paths {
         put?: never;
         /**
          * 上传材料 / Upload a material
-         * @description 请求体即文件（PDF/JPEG/PNG，不超过10MB），Content-Type 为文件类型。 The body is the file itself (PDF, JPEG or PNG, 10 MB at most) with its Content-Type.
+         * @description 请求体即文件（PDF/JPEG/PNG，不超过10MB），Content-Type 为文件类型；每位市民的上传次数有限额，超出返回429与 Retry-After。 The body is the file itself (PDF, JPEG or PNG, 10 MB at most) with its Content-Type. Each citizen may upload a limited number of files (HEFEITONG_UPLOAD_LIMIT_PER_CITIZEN, default 10 a minute and 100 a day); past it, 429 `UPLOAD_QUOTA_EXCEEDED` with `Retry-After`.
          */
         post: operations["applications-upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载材料 / Download an upload
+         * @description 本人上传的文件，作为附件下载，类型为上传时按内容核验的类型。 One of the citizen's own uploads, as an attachment (`Content-Disposition: attachment`) of the type its bytes were checked to be, never rendered inline. Anyone else's upload is 404 `UPLOAD_NOT_FOUND`.
+         */
+        get: operations["applications-download-upload"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3856,6 +3876,7 @@ export interface operations {
             path?: never;
             cookie?: {
                 hft_sso?: string | null;
+                hft_oidc?: string | null;
             };
         };
         requestBody?: never;
@@ -3929,6 +3950,15 @@ export interface operations {
             };
             /** @description `OAUTH_ERROR`: Invalid OAuth request / 授权请求无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4120,6 +4150,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `CALENDAR_INVALID`: The holiday schedule is not valid / 节假日安排有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -4253,6 +4292,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -4319,6 +4367,15 @@ export interface operations {
             };
             /** @description `SERVICE_PROPOSAL_DECIDED`: This proposal has been decided already / 该事项申请已处理; `SERVICE_CODE_TAKEN`: This service code is taken / 事项编码已被占用 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4430,6 +4487,15 @@ export interface operations {
             };
             /** @description `PROVIDER_EXISTS`: This provider exists already / 该服务提供方已存在 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4635,6 +4701,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `NOT_AN_APPLICATION_SERVICE`: This service does not take applications / 该服务事项不支持在线申请; `FORM_INVALID`: The application form has errors / 申请表填写有误; `MATERIAL_INVALID`: A material is not valid / 材料无效; `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request / 同一幂等键对应了不同的申请内容; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -4743,6 +4818,15 @@ export interface operations {
             };
             /** @description `NOT_RATABLE`: Only a completed application can be rated, once / 办结后方可评价，且每件只能评价一次 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4874,6 +4958,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `FORM_INVALID`: The application form has errors / 申请表填写有误; `MATERIAL_INVALID`: A material is not valid / 材料无效; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -4987,6 +5080,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5018,6 +5120,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MiniProgramLoginResult"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description `DEPARTMENT_REJECTED`: The department refused the request / 部门未受理该请求; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
@@ -5062,6 +5173,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5097,6 +5217,15 @@ export interface operations {
             };
             /** @description `INVALID_CREDENTIALS`: Wrong phone number or password / 手机号或密码错误 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5150,6 +5279,15 @@ export interface operations {
             };
             /** @description `OTP_INVALID`: Invalid or expired verification code / 验证码错误或已失效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5275,6 +5413,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5306,6 +5453,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SmsCodeSent"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
@@ -5847,6 +6003,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `ENTERPRISE_NOT_VERIFIED`: No business licence for this enterprise under your name in the e-license library / 未在电子证照库中找到您名下该企业的营业执照; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5902,6 +6067,15 @@ export interface operations {
             };
             /** @description `ENTERPRISE_NOT_FOUND`: You are not linked to this enterprise / 您未关联该企业; `AGENT_ACCOUNT_NOT_FOUND`: The agent needs a real-name verified Hefei Tong account / 经办人需先注册合肥通并完成实名认证 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5996,6 +6170,15 @@ export interface operations {
             };
             /** @description `ASSURANCE_LEVEL_TOO_LOW`: Verify your real name first / 请先完成实名认证 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6197,6 +6380,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -6243,6 +6435,15 @@ export interface operations {
             };
             /** @description `ID_NUMBER_IN_USE`: This ID number belongs to another account / 该身份证号码已绑定其他账号 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6472,6 +6673,15 @@ export interface operations {
             };
             /** @description `ADAPTER_ID_TAKEN`: This adapter id is taken / 适配器标识已被占用 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6805,6 +7015,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `ADAPTER_SPEC_INVALID`: The adapter spec is not valid / 适配器描述有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -6924,6 +7143,15 @@ export interface operations {
             };
             /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在; `ADAPTER_VERSION_NOT_FOUND`: Adapter version not found / 适配器版本不存在 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7143,6 +7371,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -7209,6 +7446,15 @@ export interface operations {
             };
             /** @description `ILLEGAL_TRANSITION`: Not allowed in the application's current status / 当前状态下不能进行此操作 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7289,6 +7535,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -7355,6 +7610,15 @@ export interface operations {
             };
             /** @description `ILLEGAL_TRANSITION`: Not allowed in the application's current status / 当前状态下不能进行此操作 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7514,6 +7778,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -7622,6 +7895,15 @@ export interface operations {
             };
             /** @description `RECTIFICATION_CLOSED`: This rectification is resolved already / 该整改事项已办结 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7743,6 +8025,15 @@ export interface operations {
             };
             /** @description `SERVICE_CODE_TAKEN`: This service code is taken / 事项编码已被占用 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7963,6 +8254,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `DEPARTMENT_REJECTED`: The department refused the request / 部门未受理该请求; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -8057,6 +8357,70 @@ export interface operations {
                 };
             };
             /** @description `UPLOAD_EMPTY`: The file is empty / 文件为空; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UPLOAD_QUOTA_EXCEEDED`: Too many uploads; try again later / 上传过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 几秒后可以重试 / Seconds to wait before trying again (RFC 9110) */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "applications-download-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UPLOAD_NOT_FOUND`: Upload not found / 文件不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
