@@ -68,8 +68,14 @@ class BodyLimit:
         cap, error = self.limits.get((scope["method"], scope["path"]), (self.max_bytes, None))
         error = error or BodyTooLarge
         declared = _declared_length(scope)
-        if declared is not None and declared > cap:
-            await _refuse(scope, receive, send, error, cap)
+        if declared is not None:
+            if declared > cap:
+                await _refuse(scope, receive, send, error, cap)
+            else:
+                # The server delivers no more than the declared length (what follows it
+                # is the next request), so there is nothing to count: the common case,
+                # left without the wrapping below (~2 µs a request).
+                await self.app(scope, receive, send)
             return
 
         received = 0

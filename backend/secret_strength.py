@@ -12,8 +12,6 @@ URL-safe base64) clears it with a margin, measured over 1,000 of each (lowest 10
 
 from __future__ import annotations
 
-from zxcvbn import zxcvbn
-
 # ≈ 80 bits by zxcvbn's (pessimistic) count; `openssl rand -hex 32` scores ~10^60.
 MIN_GUESSES_LOG10 = 24.0
 # zxcvbn's matching grows faster than linearly; a longer secret is judged by its start,
@@ -26,6 +24,10 @@ def guesses_log10(secret: str) -> float:
     examined = secret[:_MAX_EXAMINED]
     if not examined:
         return 0.0
+    # Imported here: its word lists take ~14 MB and 30 ms, and only production's start-up
+    # check asks (every worker and CLI command imports the settings).
+    from zxcvbn import zxcvbn
+
     return float(zxcvbn(examined, max_length=len(examined))["guesses_log10"])
 
 

@@ -54,6 +54,9 @@ class SecurityHeaders:
             value = f"max-age={hsts_max_age}; includeSubDomains".encode()
             self.always.append((b"strict-transport-security", value))
         self.page_policies = {path: policy.encode() for path, policy in page_policies.items()}
+        self.no_store = (b"cache-control", b"no-store")
+        self.api_policy = (b"content-security-policy", API_POLICY.encode())
+        self.page_policy = (b"content-security-policy", PAGE_POLICY.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,12 +78,13 @@ class SecurityHeaders:
                         html = value.lower().startswith(b"text/html")
                 headers += self.always
                 if not has_cache_control:
-                    headers.append((b"cache-control", b"no-store"))
+                    headers.append(self.no_store)
                 if not has_policy:
                     policy = self.page_policies.get(scope["path"])
-                    if policy is None:
-                        policy = PAGE_POLICY.encode() if html else API_POLICY.encode()
-                    headers.append((b"content-security-policy", policy))
+                    if policy is not None:
+                        headers.append((b"content-security-policy", policy))
+                    else:
+                        headers.append(self.page_policy if html else self.api_policy)
                 message["headers"] = headers
             await send(message)
 
