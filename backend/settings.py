@@ -207,6 +207,14 @@ class Settings(BaseSettings):
             ("HEFEITONG_PII_INDEX_KEY", [self.pii_index_key or ""]),
             ("HEFEITONG_METRICS_TOKEN", [self.metrics_token or ""]),
         )
+        everyone = [
+            n for n in self.trusted_proxies if ipaddress.ip_network(n, strict=False).prefixlen == 0
+        ]
+        if everyone:
+            problems.append(
+                f"HEFEITONG_TRUSTED_PROXIES trusts every address ({', '.join(everyone)}): name "
+                "the load balancers' addresses or networks"
+            )
         if self.signing_key_dir is None:
             problems.append(
                 "HEFEITONG_SIGNING_KEY_DIR is not set (would generate development signing keys)"

@@ -355,6 +355,13 @@ def test_trusted_proxies_read_from_the_environment(monkeypatch: pytest.MonkeyPat
     assert Settings().trusted_proxies == []  # none by default, production included
 
 
+@pytest.mark.parametrize("everyone", ["0.0.0.0/0", "::/0", "10.0.0.0/8, 0.0.0.0/0"])
+def test_production_refuses_to_trust_every_peer(everyone: str) -> None:
+    with pytest.raises(UnsafeSettingsError, match="HEFEITONG_TRUSTED_PROXIES trusts every"):
+        production_settings(trusted_proxies=everyone).check_safe()
+    production_settings(trusted_proxies="10.0.0.0/8").check_safe()
+
+
 @pytest.fixture
 def served(tmp_path: Path, sandbox: SandboxHandle) -> Iterator[str]:
     """`hefeitong serve` as a user starts it, its peers on loopback (where uvicorn's own
