@@ -32,13 +32,17 @@ from backend.identity.keys import rotate
 from backend.settings import Settings, UnsafeSettingsError
 from integrations.sandbox import SandboxHandle
 from tests.conftest import make_settings, running_app, sandbox_variables
+from tests.identity import test_sign_in_browser
 from tests.identity.helpers import bearer, latest_code, new_phone, sign_in
 from tests.identity.oidc_helpers import form_fields
+from tests.identity.test_sign_in_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLBACK = "https://wsbs.example.gov.cn/oidc/callback"
 PDF = b"%PDF-1.7\n" + b"0" * 1024
+# A real uvicorn server with a registered web client, as the browser test starts it.
+browser_server = test_sign_in_browser.server
 
 
 def random_key() -> str:
@@ -245,6 +249,42 @@ async def test_another_site_cannot_sign_a_victim_in_as_the_attacker(
     ours = {"Origin": "http://localhost:8000", "Sec-Fetch-Site": "same-origin"}
     signed_in = await attacker.post("/oauth2/sign-in", data=forged, headers=ours)
     assert "授权确认" in signed_in.text, signed_in.text
+
+
+@pytest.mark.slow
+async def test_chromium_posting_another_sites_form_is_refused(
+    browser_server: tuple[str, str, str], sandbox: SandboxHandle
+) -> None:
+    # The login CSRF as a real browser meets it: a page on another site auto-submits the
+    # attacker's form (request, token, phone, code) to our sign-in.
+    from playwright.async_api import async_playwright
+
+    base, client_id, _ = browser_server
+    async with httpx.AsyncClient(base_url=base) as attacker:
+        form = form_fields((await attacker.get(authorize_url(client_id))).text)
+        phone = new_phone()
+        await attacker.post("/oauth2/sign-in/code", data=form | {"phone": phone})
+        forged = form | {"phone": phone, "code": await latest_code(sandbox, phone)}
+    fields = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in forged.items())
+    evil = (
+        f'<form id="f" method="post" action="{base}/oauth2/sign-in">{fields}</form>'
+        '<script>document.getElementById("f").submit()</script>'
+    )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.route(
+            "https://evil.example/**",
+            lambda route: route.fulfill(body=evil, content_type="text/html"),
+        )
+        await page.goto("https://evil.example/")
+        await page.wait_for_url(f"{base}/oauth2/sign-in")
+        answered = await page.content()
+        cookies = {c["name"] for c in await context.cookies()}
+        await browser.close()
+    assert "CSRF_CHECK_FAILED" in answered and "授权确认" not in answered
+    assert "hft_sso" not in cookies
 
 
 async def test_the_consent_form_checks_its_origin(
