@@ -23,6 +23,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
 # Migrations run as a separate step (`hefeitong migrate`, see docker-compose.yml), then uvicorn
-# serves with the production settings taken from HEFEITONG_* variables.
+# serves with the production settings taken from HEFEITONG_* variables. uvicorn's own
+# X-Forwarded-For handling stays off (it believes 127.0.0.1 by default): the app believes the
+# proxies named in HEFEITONG_TRUSTED_PROXIES and no one else.
 CMD ["uvicorn", "backend.main:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--workers", "2", "--proxy-headers", "--no-access-log"]
+     "--workers", "2", "--no-proxy-headers", "--no-access-log"]

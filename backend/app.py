@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pwdlib import PasswordHash
@@ -29,8 +30,12 @@ from backend.applications.provider_router import rectifications_router
 from backend.applications.provider_router import router as provider_applications_router
 from backend.applications.router import router as applications_router
 from backend.applications.router import uploads_router
+from backend.applications.uploads import MAX_BYTES as UPLOAD_MAX_BYTES
+from backend.applications.uploads import UploadTooLarge
+from backend.body_limit import BodyLimit, declare_body_limit
 from backend.catalog.router import router as catalog_router
 from backend.catalog.store import CatalogStore
+from backend.client_address import TrustedProxies
 from backend.clock import Clock, SystemClock
 from backend.errors import Problem, install_error_handlers
 from backend.gateway.cache import AnswerCache
@@ -58,6 +63,7 @@ from backend.providers.admin_router import admin_router as providers_admin_route
 from backend.providers.health import HealthRecorder, start_health
 from backend.providers.router import router as providers_router
 from backend.providers.sync import AdapterSync
+from backend.security_headers import DOCS_POLICY, SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.state import keep_state
 from integrations.breaker import BreakerPolicy
@@ -239,6 +245,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ),
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # The document and its pages may be public (the default) or not served at all.
+        openapi_url="/openapi.json" if settings.public_api_docs else None,
+        docs_url="/docs" if settings.public_api_docs else None,
+        redoc_url="/redoc" if settings.public_api_docs else None,
     )
     install_error_handlers(app)
     app.include_router(health_router)
@@ -259,30 +269,84 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(admin_applications_router)
     app.include_router(providers_admin_router)
     app.include_router(providers_router)
-    # Added first, so it runs inside the observability middleware (which is outermost).
-    app.add_middleware(InvokeFastPath, route=invoke_route)
-    app.add_middleware(
-        ObservabilityMiddleware,
-        metrics=metrics,
-        access_log=logging.getLevelName(settings.log_level.upper()) <= logging.INFO,
-    )
+    add_middleware(app, settings, metrics)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             # Problem: every error response; InvokeRequest: parsed by hand on the hot path.
-            app.openapi_schema = restore_example_nulls(
-                add_component_schemas(
-                    get_openapi(
-                        title=app.title,
-                        version=app.version,
-                        description=app.description,
-                        routes=app.routes,
-                    ),
-                    Problem,
-                    InvokeRequest,
-                )
+            app.openapi_schema = declare_body_limit(
+                restore_example_nulls(
+                    add_component_schemas(
+                        get_openapi(
+                            title=app.title,
+                            version=app.version,
+                            description=app.description,
+                            routes=app.routes,
+                        ),
+                        Problem,
+                        InvokeRequest,
+                    )
+                ),
+                settings.max_body_bytes,
             )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+# What a browser app sends beyond the CORS-safelisted headers, and what it may read back.
+_CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Idempotency-Key",
+    "If-None-Match",
+    "X-Request-ID",
+    "X-Timeout-Ms",
+)
+_CORS_RESPONSE_HEADERS = (
+    "Content-Language",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-ID",
+)
+# Uploads are the one body allowed past HEFEITONG_MAX_BODY_BYTES, with their own error.
+BODY_LIMITS = {("POST", "/v1/uploads"): (UPLOAD_MAX_BYTES, UploadTooLarge)}
+
+
+def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """The middleware, outermost last: each ``add_middleware`` wraps the ones before it."""
+    # Innermost: the invoke fast path answers its requests here, so everything added after
+    # it (body limit, CORS, headers, request ids, metrics, proxies) applies to it too, and
+    # tests/gateway/test_invoke_guard.py fails if anything is ever added inside it.
+    app.add_middleware(InvokeFastPath, route=invoke_route)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, limits=BODY_LIMITS)
+    if settings.cors_origins:
+        # None unless configured: without CORS headers a browser on another origin gets
+        # nothing. Bearer tokens, not cookies, so no credentials mode.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=_CORS_REQUEST_HEADERS,
+            expose_headers=_CORS_RESPONSE_HEADERS,
+            max_age=600,
+        )
+    app.add_middleware(
+        SecurityHeaders,
+        hsts_max_age=settings.effective_hsts_max_age,
+        page_policies={
+            path: DOCS_POLICY
+            for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+            if path and app.openapi_url
+        },
+    )
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        access_log=logging.getLevelName(settings.log_level.upper()) <= logging.INFO,
+    )
+    if settings.trusted_proxies:
+        # Outermost: the client address is settled before anything reads it.
+        app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)

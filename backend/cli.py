@@ -67,7 +67,9 @@ def serve(
             port=port,
             workers=workers,
             access_log=False,  # our middleware logs every request as structured JSON
-            proxy_headers=True,
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1; the app decides instead,
+            # for the proxies in HEFEITONG_TRUSTED_PROXIES only (backend/client_address.py).
+            proxy_headers=False,
         )
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from backend import db
-from backend.errors import problem_response
+from backend.errors import AppError, problem_response
 from backend.state import CoreStateDep
 
 router = APIRouter(tags=["operations"])
@@ -74,7 +76,26 @@ async def readyz(request: Request, state: CoreStateDep) -> Response:
     return JSONResponse({"status": "ok", "checks": checks})
 
 
+class MetricsTokenInvalid(AppError):
+    status = 401
+    code = "METRICS_TOKEN_INVALID"
+    title_zh = "监控指标需要有效的令牌"
+    title_en = "Metrics need a valid bearer token"
+
+
 @router.get("/metrics", include_in_schema=False)
-async def metrics(state: CoreStateDep) -> Response:
+async def metrics(request: Request, state: CoreStateDep) -> Response:
+    """Prometheus metrics: behind HEFEITONG_METRICS_TOKEN when one is set; without one,
+    public outside production and not served in production (route names and request
+    counts tell an attacker what is used and what fails)."""
+    token = state.settings.metrics_token
+    if token is not None:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), token.encode()
+        ):
+            raise MetricsTokenInvalid(headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    elif state.settings.env == "production":
+        raise HTTPException(status_code=404)  # the answer of a path that does not exist
     body, content_type = state.metrics.render()
     return Response(body, media_type=content_type)

@@ -7,14 +7,21 @@ refuses those development defaults, naming the variable to set.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import parse_many
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backend.secret_strength import MIN_GUESSES_LOG10, guesses_log10
 
 DEV_SECRET = "dev-insecure-secret-change-me"
+# Strict-Transport-Security in production unless HEFEITONG_HSTS_MAX_AGE says otherwise.
+PRODUCTION_HSTS_MAX_AGE = 365 * 86_400
 
 
 class UnsafeSettingsError(RuntimeError):
@@ -99,6 +106,86 @@ class Settings(BaseSettings):
     # Embedded default: apply migrations and seed the catalog when the server starts.
     auto_migrate: bool | None = None
 
+    # --- the public surface: body sizes, proxies, CORS, docs, metrics, headers, uploads ---
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body (bytes) outside uploads; larger ones get 413 "
+        "BODY_TOO_LARGE before they are read. Uploads keep their own 10 MB.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs (comma-separated) of the load balancers or ingress "
+        "whose X-Forwarded-For / X-Forwarded-Proto are believed; default: none, so the "
+        "client address is the peer's.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins (scheme://host[:port], comma-separated) that browsers may "
+        "call the API from; default: none (no CORS headers at all).",
+    )
+    public_api_docs: bool = Field(
+        default=True,
+        description="Serve /docs, /redoc and /openapi.json; false answers them 404.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token /metrics requires. Without it /metrics is public outside "
+        "production and not served (404) in production.",
+    )
+    hsts_max_age: int | None = Field(
+        default=None,
+        ge=0,
+        description="Strict-Transport-Security max-age; default one year in production, "
+        "none elsewhere; 0 sends none.",
+    )
+    upload_limit_per_citizen: str = Field(
+        default="10/minute;100/day",
+        description="Uploads one citizen may make, as `limits` rules separated by ';'; "
+        "beyond them 429 UPLOAD_QUOTA_EXCEEDED with Retry-After.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        items = _split_list(value)
+        if isinstance(items, list):
+            for item in items:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an address or CIDR: {item!r}") from None
+        return items
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        items = _split_list(value)
+        if isinstance(items, list):
+            for item in items:
+                parts = urlsplit(item)
+                if (
+                    parts.scheme not in ("http", "https")
+                    or not parts.hostname
+                    or item.rstrip("/") != f"{parts.scheme}://{parts.netloc}"
+                ):
+                    # "*" included: an origin a browser may call from is named, never implied.
+                    raise ValueError(f"not an origin (scheme://host[:port]): {item!r}")
+            return [item.rstrip("/") for item in items]
+        return items
+
+    @field_validator("upload_limit_per_citizen")
+    @classmethod
+    def _rate_rules(cls, value: str) -> str:
+        parse_many(value)  # raises ValueError naming what it could not read
+        return value
+
+    @property
+    def effective_hsts_max_age(self) -> int:
+        if self.hsts_max_age is not None:
+            return self.hsts_max_age
+        return PRODUCTION_HSTS_MAX_AGE if self.env == "production" else 0
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -142,6 +229,20 @@ class Settings(BaseSettings):
             problems.append(
                 "HEFEITONG_SECRET_KEY is the development default or shorter than 32 characters"
             )
+        problems += _guessable(
+            ("HEFEITONG_SECRET_KEY", [self.secret_key] if self.secret_key != DEV_SECRET else []),
+            ("HEFEITONG_PII_KEYS", [k.partition(":")[2] for k in (self.pii_keys or "").split(",")]),
+            ("HEFEITONG_PII_INDEX_KEY", [self.pii_index_key or ""]),
+            ("HEFEITONG_METRICS_TOKEN", [self.metrics_token or ""]),
+        )
+        everyone = [
+            n for n in self.trusted_proxies if ipaddress.ip_network(n, strict=False).prefixlen == 0
+        ]
+        if everyone:
+            problems.append(
+                f"HEFEITONG_TRUSTED_PROXIES trusts every address ({', '.join(everyone)}): name "
+                "the load balancers' addresses or networks"
+            )
         if self.signing_key_dir is None:
             problems.append(
                 "HEFEITONG_SIGNING_KEY_DIR is not set (would generate development signing keys)"
@@ -161,6 +262,27 @@ class Settings(BaseSettings):
             )
         if problems:
             raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+def _split_list(value: object) -> object:
+    """ "a, b c" → ["a", "b", "c"]: the environment gives one string, code may give a list."""
+    if isinstance(value, str):
+        return [item for item in value.replace(",", " ").split() if item]
+    return value
+
+
+def _guessable(*secrets: tuple[str, list[str]]) -> list[str]:
+    """A refusal for each configured secret that is easy to guess (never the secret itself)."""
+    problems = []
+    for variable, values in secrets:
+        scores = [guesses_log10(v.strip()) for v in values if v.strip()]
+        if scores and min(scores) < MIN_GUESSES_LOG10:
+            problems.append(
+                f"{variable} is guessable (about 10^{min(scores):.0f} guesses; at least "
+                f"10^{MIN_GUESSES_LOG10:.0f} needed): generate it, e.g. `openssl rand -hex 32`"
+                " or `openssl rand -base64 32` for keys"
+            )
+    return problems
 
 
 @lru_cache

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 
 from backend import clock
@@ -29,7 +31,13 @@ from backend.applications.schemas import (
     SupplementSubmission,
 )
 from backend.applications.state_machine import IllegalTransition, Status
-from backend.applications.uploads import UploadEmpty, UploadTooLarge, UploadTypeRefused
+from backend.applications.uploads import (
+    UploadEmpty,
+    UploadNotFound,
+    UploadQuotaExceeded,
+    UploadTooLarge,
+    UploadTypeRefused,
+)
 from backend.catalog import CatalogDep, ServiceNotFound
 from backend.db import SessionDep
 from backend.errors import problem_responses
@@ -75,10 +83,16 @@ class UploadOut(BaseModel):
     status_code=201,
     summary="上传材料 / Upload a material",
     description=(
-        "请求体即文件（PDF/JPEG/PNG，不超过10MB），Content-Type 为文件类型。"
+        "请求体即文件（PDF/JPEG/PNG，不超过10MB），Content-Type 为文件类型；"
+        "每位市民的上传次数有限额，超出返回429与 Retry-After。"
         " The body is the file itself (PDF, JPEG or PNG, 10 MB at most) with its Content-Type."
+        " Each citizen may upload a limited number of files (HEFEITONG_UPLOAD_LIMIT_PER_CITIZEN,"
+        " default 10 a minute and 100 a day); past it, 429 `UPLOAD_QUOTA_EXCEEDED` with"
+        " `Retry-After`."
     ),
-    responses=problem_responses(InvalidToken, UploadTooLarge, UploadTypeRefused, UploadEmpty),
+    responses=problem_responses(
+        InvalidToken, UploadTooLarge, UploadTypeRefused, UploadEmpty, UploadQuotaExceeded
+    ),
     # Read as a stream, so no parameter declares it.
     openapi_extra={
         "requestBody": {
@@ -91,15 +105,67 @@ class UploadOut(BaseModel):
     },
 )
 async def upload(
-    request: Request, signed_in: CurrentCitizen, db: SessionDep, settings: SettingsDep
+    request: Request,
+    signed_in: CurrentCitizen,
+    db: SessionDep,
+    settings: SettingsDep,
+    identity: IdentityDep,
 ) -> UploadOut:
     media = uploads.check_declared(
         request.headers.get("content-type"), request.headers.get("content-length")
     )
+    rules = uploads.quota_rules(settings.upload_limit_per_citizen)
+    wait = await identity.limits.hit(rules, "upload", signed_in.citizen.id)
+    if wait is not None:
+        raise UploadQuotaExceeded(headers={"Retry-After": str(max(1, math.ceil(wait)))})
     directory = settings.var_dir / "uploads"
     sha, size = await uploads.store(directory, media, request.stream())
     record = await uploads.record(db, signed_in.citizen.id, sha, size, media)
     return UploadOut(id=record.id, sha256=sha, size=size, content_type=media)
+
+
+@uploads_router.get(
+    "/{upload_id}",
+    response_class=FileResponse,
+    summary="下载材料 / Download an upload",
+    description=(
+        "本人上传的文件，作为附件下载，类型为上传时按内容核验的类型。"
+        " One of the citizen's own uploads, as an attachment (`Content-Disposition: attachment`)"
+        " of the type its bytes were checked to be, never rendered inline. Anyone else's upload"
+        " is 404 `UPLOAD_NOT_FOUND`."
+    ),
+    responses={
+        200: {
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in uploads.ALLOWED
+            },
+            "description": "The file",
+        },
+        **problem_responses(InvalidToken, UploadNotFound),
+    },
+)
+async def download_upload(
+    upload_id: Annotated[str, Path(max_length=64)],
+    signed_in: CurrentCitizen,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> FileResponse:
+    record = await uploads.owned(db, signed_in.citizen.id, upload_id)
+    stored = uploads.stored_path(settings.var_dir / "uploads", record.sha256)
+    if not stored.is_file():
+        raise UploadNotFound()
+    return FileResponse(
+        stored,
+        media_type=record.content_type,
+        filename=record.id + uploads.EXTENSIONS.get(record.content_type, ""),
+        content_disposition_type="attachment",
+        # A personal document: no cache keeps it, and opened directly it runs nothing.
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
+        },
+    )
 
 
 IdempotencyKey = Annotated[

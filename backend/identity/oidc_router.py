@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Cookie, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -15,11 +18,14 @@ from backend.identity.auth import CurrentCitizen, IdentityDep
 from backend.identity.exceptions import InvalidToken, RateLimited
 from backend.identity.pages import consent_page, error_page, sign_in_page
 from backend.identity.requester import requester_of
-from backend.identity.service import LOGIN
+from backend.identity.service import LOGIN, Identity
 from backend.identity.validators import normalize_phone
 
 router = APIRouter(tags=["oauth2"])
 SSO_COOKIE = "hft_sso"
+# The browser a pending sign-in belongs to (see _sign_in_csrf); a session cookie.
+BROWSER_COOKIE = "hft_oidc"
+_BROWSER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class ConsentNotFound(AppError):
@@ -29,8 +35,17 @@ class ConsentNotFound(AppError):
     title_en = "Consent not found"
 
 
+# The pages answer HTML; the code still names the refusal, for support and for tests.
+FORM_REFUSED = "CSRF_CHECK_FAILED"
+
+
 def _expired() -> HTMLResponse:
     return HTMLResponse(error_page("登录请求已过期，请返回重新发起。"), status_code=400)
+
+
+def _refused() -> HTMLResponse:
+    page = error_page("请求无效或来源不符，请返回重新发起。", code=FORM_REFUSED)
+    return HTMLResponse(page, status_code=403)
 
 
 def _redirect_with(uri: str, **params: str) -> RedirectResponse:
@@ -38,6 +53,54 @@ def _redirect_with(uri: str, **params: str) -> RedirectResponse:
     return RedirectResponse(
         uri + separator + urlencode({k: v for k, v in params.items() if v}), status_code=303
     )
+
+
+# --- forms that only our own pages can post ----------------------------------------------
+# Sign-in CSRF: without these checks another site could post its own pending request and
+# its own phone's code from a victim's browser, signing the victim in as the attacker. Each
+# form carries a token bound to the authorize request *and* to this browser's cookie
+# (SameSite=Lax, so not sent on another site's POST); a browser's Origin, when it sends one,
+# must be ours.
+
+
+def _secure(identity: Identity) -> bool:
+    return identity.tokens.issuer.startswith("https://")
+
+
+def _sign_in_csrf(identity: Identity, browser: str, request_id: str) -> str:
+    return oidc.csrf_token(identity, "sign-in:" + browser, request_id)
+
+
+def _from_our_pages(request: Request, identity: Identity) -> bool:
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser, or one too old to say: the token decides
+    issuer = urlsplit(identity.tokens.issuer)
+    ours = {f"{issuer.scheme}://{issuer.netloc}"}
+    host = request.headers.get("host")
+    return origin in ours or (host is not None and urlsplit(origin).netloc == host)
+
+
+def _sign_in_form_ok(
+    request: Request, identity: Identity, browser: str | None, request_id: str, csrf: str
+) -> bool:
+    if not _from_our_pages(request, identity) or not browser:
+        return False
+    return hmac.compare_digest(csrf, _sign_in_csrf(identity, browser, request_id))
+
+
+def _with_browser_cookie(response: Response, identity: Identity, browser: str) -> Response:
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(identity),
+        path="/oauth2",
+    )
+    return response
 
 
 @router.get(
@@ -65,6 +128,7 @@ async def authorize(
     db: SessionDep,
     identity: IdentityDep,
     hft_sso: Annotated[str | None, Cookie()] = None,
+    hft_oidc: Annotated[str | None, Cookie()] = None,
 ) -> Response:
     params = dict(request.query_params)
     try:
@@ -79,7 +143,11 @@ async def authorize(
             state=params.get("state", ""),
         )
     request_id = await oidc.remember_request(identity, pending)
-    return await _continue(request_id, pending, db, identity, hft_sso)
+    # One cookie per browser, kept across requests: a second tab must not void the first.
+    browser = hft_oidc if hft_oidc and _BROWSER_TOKEN.match(hft_oidc) else None
+    browser = browser or secrets.token_urlsafe(32)
+    response = await _continue(request_id, pending, db, identity, hft_sso, browser)
+    return _with_browser_cookie(response, identity, browser)
 
 
 async def _continue(
@@ -88,13 +156,17 @@ async def _continue(
     db: SessionDep,
     identity: IdentityDep,
     sso_token: str | None,
+    browser: str,
 ) -> Response:
     sso = await oidc.browser_session(identity, sso_token)
+    sign_in = sign_in_page(
+        request_id, pending.client_name, csrf=_sign_in_csrf(identity, browser, request_id)
+    )
     if sso is None or sso_token is None:
-        return HTMLResponse(sign_in_page(request_id, pending.client_name))
+        return HTMLResponse(sign_in)
     citizen = await identity.find_citizen(db, sso["citizen_id"])
     if citizen is None:
-        return HTMLResponse(sign_in_page(request_id, pending.client_name))
+        return HTMLResponse(sign_in)
     if "idcard" in pending.scopes and citizen.assurance_level < 2:
         return _redirect_with(
             pending.redirect_uri,
@@ -115,24 +187,30 @@ async def sign_in_code(
     identity: IdentityDep,
     request_id: Annotated[str, Form(alias="request", max_length=64)],
     phone: Annotated[str, Form(max_length=32)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    hft_oidc: Annotated[str | None, Cookie()] = None,
 ) -> Response:
     pending = await oidc.pending_request(identity, request_id)
     if pending is None:
         return _expired()
+    if not _sign_in_form_ok(request, identity, hft_oidc, request_id, csrf):
+        return _refused()
+    assert hft_oidc is not None  # _sign_in_form_ok checked it
+
+    def page(phone_value: str, message: str, code_sent: bool = False) -> str:
+        return sign_in_page(
+            request_id, pending.client_name, phone_value, message, code_sent, csrf=csrf
+        )
+
     try:
         normalized = normalize_phone(phone)
     except ValueError:
-        page = sign_in_page(request_id, pending.client_name, phone, "手机号码格式不正确")
-        return HTMLResponse(page, status_code=422)
+        return HTMLResponse(page(phone, "手机号码格式不正确"), status_code=422)
     try:
         await identity.send_login_code(normalized, requester_of(request))
     except RateLimited:
-        page = sign_in_page(
-            request_id, pending.client_name, normalized, "发送过于频繁，请稍后再试", True
-        )
-        return HTMLResponse(page, status_code=429)
-    page = sign_in_page(request_id, pending.client_name, normalized, "验证码已发送", True)
-    return HTMLResponse(page)
+        return HTMLResponse(page(normalized, "发送过于频繁，请稍后再试", True), status_code=429)
+    return HTMLResponse(page(normalized, "验证码已发送", True))
 
 
 @router.post("/oauth2/sign-in", include_in_schema=False)
@@ -143,29 +221,37 @@ async def sign_in(
     request_id: Annotated[str, Form(alias="request", max_length=64)],
     phone: Annotated[str, Form(max_length=32)],
     code: Annotated[str, Form(max_length=6)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    hft_oidc: Annotated[str | None, Cookie()] = None,
 ) -> Response:
     pending = await oidc.pending_request(identity, request_id)
     if pending is None:
         return _expired()
+    if not _sign_in_form_ok(request, identity, hft_oidc, request_id, csrf):
+        return _refused()
+    assert hft_oidc is not None  # _sign_in_form_ok checked it
     try:
         normalized = normalize_phone(phone)
     except ValueError:
-        return HTMLResponse(sign_in_page(request_id, pending.client_name), status_code=422)
+        page = sign_in_page(request_id, pending.client_name, csrf=csrf)
+        return HTMLResponse(page, status_code=422)
     phone_hash = identity.phone_hash(normalized)
     if not await otp.consume_code(identity.kv, LOGIN, phone_hash, code, clock=identity.clock):
-        page = sign_in_page(request_id, pending.client_name, normalized, "验证码错误或已失效", True)
+        page = sign_in_page(
+            request_id, pending.client_name, normalized, "验证码错误或已失效", True, csrf=csrf
+        )
         return HTMLResponse(page, status_code=401)
     await identity.phone_proven(phone_hash, requester_of(request))
     citizen = await identity.citizen_for_phone(db, normalized, phone_hash)
     sso_token = await oidc.start_browser_session(identity, citizen.id)
-    response = await _continue(request_id, pending, db, identity, sso_token)
+    response = await _continue(request_id, pending, db, identity, sso_token, hft_oidc)
     response.set_cookie(
         SSO_COOKIE,
         sso_token,
         max_age=int(oidc.SSO_TTL),
         httponly=True,
         samesite="lax",
-        secure=identity.tokens.issuer.startswith("https://"),
+        secure=_secure(identity),
         path="/oauth2",
     )
     return response
@@ -173,6 +259,7 @@ async def sign_in(
 
 @router.post("/oauth2/consent", include_in_schema=False)
 async def consent(
+    request: Request,
     db: SessionDep,
     identity: IdentityDep,
     request_id: Annotated[str, Form(alias="request", max_length=64)],
@@ -184,8 +271,9 @@ async def consent(
     sso = await oidc.browser_session(identity, hft_sso)
     if pending is None or sso is None or hft_sso is None:
         return _expired()
-    if csrf != oidc.csrf_token(identity, hft_sso, request_id):
-        return HTMLResponse(error_page("请求无效，请返回重新发起。"), status_code=400)
+    expected = oidc.csrf_token(identity, hft_sso, request_id)
+    if not _from_our_pages(request, identity) or not hmac.compare_digest(csrf, expected):
+        return _refused()
     if decision != "allow":
         return _redirect_with(pending.redirect_uri, error="access_denied", state=pending.state)
     await oidc.grant(db, sso["citizen_id"], pending.client_id, pending.scopes)

@@ -32,13 +32,24 @@ def page(title: str, body: str) -> str:
 
 
 def sign_in_page(
-    request_id: str, client_name: str, phone: str = "", message: str = "", code_sent: bool = False
+    request_id: str,
+    client_name: str,
+    phone: str = "",
+    message: str = "",
+    code_sent: bool = False,
+    *,
+    csrf: str,
 ) -> str:
+    """``csrf`` binds both forms to this authorize request and this browser (oidc_router)."""
     rid, phone_value = escape(request_id), escape(phone)
+    hidden = (
+        f'<input type="hidden" name="request" value="{rid}">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+    )
     note = f'<p class="note" id="message">{escape(message)}</p>' if message else ""
     code_form = (
         f"""<form method="post" action="/oauth2/sign-in">
-<input type="hidden" name="request" value="{rid}">
+{hidden}
 <input type="hidden" name="phone" value="{phone_value}">
 <label for="code">短信验证码</label>
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6">
@@ -52,7 +63,7 @@ def sign_in_page(
 <p><strong>{escape(client_name)}</strong> 请求使用您的合肥通账号登录。</p>
 <div class="card">{note}
 <form method="post" action="/oauth2/sign-in/code">
-<input type="hidden" name="request" value="{rid}">
+{hidden}
 <label for="phone">手机号码</label>
 <input id="phone" name="phone" type="tel" inputmode="tel" value="{phone_value}" maxlength="20">
 <button id="send-code" type="submit" class="{"secondary" if code_sent else ""}">获取验证码</button>
@@ -77,8 +88,15 @@ def consent_page(request_id: str, client_name: str, scopes: list[str], csrf: str
     )
 
 
-def error_page(message: str) -> str:
+def error_page(message: str, code: str | None = None) -> str:
+    """``code``: the refusal's stable code, shown small for support (e.g. CSRF_CHECK_FAILED)."""
+    shown = (
+        f'<p class="note">错误代码 / Code: <span id="error-code">{escape(code)}</span></p>'
+        if code
+        else ""
+    )
     return page(
         "出错了",
-        f'<h1>无法完成登录</h1><div class="card"><p class="error">{escape(message)}</p></div>',
+        f'<h1>无法完成登录</h1><div class="card"><p class="error">{escape(message)}</p>'
+        f"{shown}</div>",
     )

@@ -1547,9 +1547,29 @@ export interface paths {
         put?: never;
         /**
          * 上传材料 / Upload a material
-         * @description 请求体即文件（PDF/JPEG/PNG，不超过10MB），Content-Type 为文件类型。 The body is the file itself (PDF, JPEG or PNG, 10 MB at most) with its Content-Type.
+         * @description 请求体即文件（PDF/JPEG/PNG，不超过10MB），Content-Type 为文件类型；每位市民的上传次数有限额，超出返回429与 Retry-After。 The body is the file itself (PDF, JPEG or PNG, 10 MB at most) with its Content-Type. Each citizen may upload a limited number of files (HEFEITONG_UPLOAD_LIMIT_PER_CITIZEN, default 10 a minute and 100 a day); past it, 429 `UPLOAD_QUOTA_EXCEEDED` with `Retry-After`.
          */
         post: operations["applications-upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载材料 / Download an upload
+         * @description 本人上传的文件，作为附件下载，类型为上传时按内容核验的类型。 One of the citizen's own uploads, as an attachment (`Content-Disposition: attachment`) of the type its bytes were checked to be, never rendered inline. Anyone else's upload is 404 `UPLOAD_NOT_FOUND`.
+         */
+        get: operations["applications-download-upload"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4081,6 +4101,7 @@ export interface operations {
             path?: never;
             cookie?: {
                 hft_sso?: string | null;
+                hft_oidc?: string | null;
             };
         };
         requestBody?: never;
@@ -4154,6 +4175,15 @@ export interface operations {
             };
             /** @description `OAUTH_ERROR`: Invalid OAuth request / 授权请求无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4345,6 +4375,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `CALENDAR_INVALID`: The holiday schedule is not valid / 节假日安排有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -4478,6 +4517,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -4544,6 +4592,15 @@ export interface operations {
             };
             /** @description `SERVICE_PROPOSAL_DECIDED`: This proposal has been decided already / 该事项申请已处理; `SERVICE_CODE_TAKEN`: This service code is taken / 事项编码已被占用 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4655,6 +4712,15 @@ export interface operations {
             };
             /** @description `PROVIDER_EXISTS`: This provider exists already / 该服务提供方已存在 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4860,6 +4926,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `NOT_AN_APPLICATION_SERVICE`: This service does not take applications / 该服务事项不支持在线申请; `FORM_INVALID`: The application form has errors / 申请表填写有误; `MATERIAL_INVALID`: A material is not valid / 材料无效; `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request / 同一幂等键对应了不同的申请内容; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -4968,6 +5043,15 @@ export interface operations {
             };
             /** @description `NOT_RATABLE`: Only a completed application can be rated, once / 办结后方可评价，且每件只能评价一次 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5099,6 +5183,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `FORM_INVALID`: The application form has errors / 申请表填写有误; `MATERIAL_INVALID`: A material is not valid / 材料无效; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5212,6 +5305,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5243,6 +5345,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MiniProgramLoginResult"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description `DEPARTMENT_REJECTED`: The department refused the request / 部门未受理该请求; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
@@ -5287,6 +5398,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5322,6 +5442,15 @@ export interface operations {
             };
             /** @description `INVALID_CREDENTIALS`: Wrong phone number or password / 手机号或密码错误 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5375,6 +5504,15 @@ export interface operations {
             };
             /** @description `OTP_INVALID`: Invalid or expired verification code / 验证码错误或已失效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5500,6 +5638,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -5531,6 +5678,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SmsCodeSent"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
@@ -6231,6 +6387,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `ENTERPRISE_NOT_VERIFIED`: No business licence for this enterprise under your name in the e-license library / 未在电子证照库中找到您名下该企业的营业执照; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -6421,6 +6586,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -6567,6 +6741,15 @@ export interface operations {
             };
             /** @description `ASSURANCE_LEVEL_TOO_LOW`: Verify your real name first / 请先完成实名认证 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6768,6 +6951,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -6814,6 +7006,15 @@ export interface operations {
             };
             /** @description `ID_NUMBER_IN_USE`: This ID number belongs to another account / 该身份证号码已绑定其他账号 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7043,6 +7244,15 @@ export interface operations {
             };
             /** @description `ADAPTER_ID_TAKEN`: This adapter id is taken / 适配器标识已被占用 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7376,6 +7586,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `ADAPTER_SPEC_INVALID`: The adapter spec is not valid / 适配器描述有误; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -7495,6 +7714,15 @@ export interface operations {
             };
             /** @description `ADAPTER_NOT_FOUND`: Adapter not found / 适配器不存在; `ADAPTER_VERSION_NOT_FOUND`: Adapter version not found / 适配器版本不存在 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7714,6 +7942,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -7780,6 +8017,15 @@ export interface operations {
             };
             /** @description `ILLEGAL_TRANSITION`: Not allowed in the application's current status / 当前状态下不能进行此操作 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7860,6 +8106,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -7926,6 +8181,15 @@ export interface operations {
             };
             /** @description `ILLEGAL_TRANSITION`: Not allowed in the application's current status / 当前状态下不能进行此操作 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8085,6 +8349,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -8193,6 +8466,15 @@ export interface operations {
             };
             /** @description `RECTIFICATION_CLOSED`: This rectification is resolved already / 该整改事项已办结 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8314,6 +8596,15 @@ export interface operations {
             };
             /** @description `SERVICE_CODE_TAKEN`: This service code is taken / 事项编码已被占用 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8534,6 +8825,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `BODY_TOO_LARGE`: Request body too large / 请求体过大 (more than 1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `DEPARTMENT_REJECTED`: The department refused the request / 部门未受理该请求; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
@@ -8628,6 +8928,70 @@ export interface operations {
                 };
             };
             /** @description `UPLOAD_EMPTY`: The file is empty / 文件为空; `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UPLOAD_QUOTA_EXCEEDED`: Too many uploads; try again later / 上传过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 几秒后可以重试 / Seconds to wait before trying again (RFC 9110) */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "applications-download-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                };
+            };
+            /** @description `TOKEN_INVALID`: Invalid or expired token / 登录凭证无效或已过期 */
+            401: {
+                headers: {
+                    /** @description Bearer 质询；`error="invalid_token"` 表示应刷新令牌 / The bearer challenge (RFC 6750): with `error="invalid_token"`, refresh the token and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `UPLOAD_NOT_FOUND`: Upload not found / 文件不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: Request validation failed / 请求参数校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;

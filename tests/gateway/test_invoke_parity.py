@@ -255,6 +255,10 @@ CASES: dict[str, Case] = {
         before_each=department_fault("hospital", latency_ms=1500),
         department="hospital",
     ),
+    # The body limit sits outside the fast path: neither reads a body over the cap.
+    "body over the cap": Case(
+        413, "BODY_TOO_LARGE", anonymous(body=b" " * (2**20 + 1)), fast=False
+    ),
     "GET": Case(405, "METHOD_NOT_ALLOWED", anonymous(method="GET", body=None), fast=False),
     "trailing slash": Case(307, None, fixed(Sent(invoke_path(PUBLIC) + "/")), fast=False),
     "code longer than the fast path's pattern": Case(

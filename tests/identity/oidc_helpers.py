@@ -22,13 +22,12 @@ async def sign_in_and_consent(
     """Follow the pages from the authorize URL to the redirect; returns its Location."""
     page = await browser.get(authorize_url)
     assert page.status_code == 200, page.text
-    request_id = form_fields(page.text)["request"]
-    sent = await browser.post("/oauth2/sign-in/code", data={"request": request_id, "phone": phone})
+    # The request id and the CSRF token bound to it and to this browser's cookie.
+    form = form_fields(page.text)
+    sent = await browser.post("/oauth2/sign-in/code", data={**form, "phone": phone})
     assert "验证码已发送" in sent.text
     code = await latest_code(sandbox, phone)
-    consent = await browser.post(
-        "/oauth2/sign-in", data={"request": request_id, "phone": phone, "code": code}
-    )
+    consent = await browser.post("/oauth2/sign-in", data={**form, "phone": phone, "code": code})
     if consent.status_code == 303:  # consent remembered from before
         return consent.headers["location"]
     assert "授权确认" in consent.text, consent.text
